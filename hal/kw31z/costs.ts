@@ -41,6 +41,21 @@ export const KW31Z_COSTS = {
   adcMilliAmps: row(0.5, 'mA', 'assumption', 'ADC active current on top of the CPU'),
   motorMicroJoulesPerStep: row(300, 'µJ', 'assumption', 'micro stepper: ≈ 100 mA at 1.5 V for 2 ms per 0.05 U step'),
   trngCyclesPerByte: row(400, 'cycles', 'assumption', 'TRNG entropy sampling, CPU waiting'),
+  motorCyclesPerStep: row(500, 'cycles', 'assumption', 'step ISR: drive the H-bridge phase sequence and read the end-of-step sensor (≈ 10 µs at 48 MHz)'),
+
+  // Batteries and the DC-DC converter (hal/kw31z/battery.ts). Ledger energies are the
+  // energy at the supply in the data sheet's DC-DC buck configuration (supplyVolts above),
+  // so a converter factor says how much of a cell's energy reaches that reference.
+  cr2032RatedMilliAmpHours: row(225, 'mAh', 'sourced', 'Wikipedia "CR2032 battery" (IEC CR2032, ANSI 5004LC): typical capacity 225 mAh', 'DESIGN §3'),
+  cr2032UsableMilliAmpHours: row(180, 'mAh', 'assumption', '80 % of rated: BLE radio bursts (6–7 mA) derate coin cells; TI SWRA349 measured 50 % to over 100 % of rated across vendors at 15–30 mA peaks', 'DESIGN §3: ~180 mAh usable'),
+  cr2032NominalVolts: row(3.0, 'V', 'sourced', 'Wikipedia "CR2032 battery": nominal voltage 3.0 V (Li/MnO2 plateau under light load)'),
+  cr2032CutoffVolts: row(2.0, 'V', 'sourced', 'Wikipedia "CR2032 battery": cut-off voltage 2.0 V, the end voltage of coin-cell capacity ratings', 'above the DC-DC buck minimum input of 1.8 V (DESIGN §3)'),
+  aaaAlkalineUsableMilliAmpHours: row(1_000, 'mAh', 'assumption', 'Wikipedia "AAA battery": alkaline AAA typically 900–1,155 mAh; taken down to the boost minimum input of 0.9 V', 'DESIGN §3: ~1,000 mAh'),
+  aaaAlkalineAverageVolts: row(1.2, 'V', 'assumption', 'mean terminal voltage of an alkaline cell over a 1.5 → 0.9 V discharge at light load'),
+  aaaAlkalineFreshVolts: row(1.5, 'V', 'sourced', 'alkaline Zn/MnO2 nominal cell voltage (IEC 60086 LR03)'),
+  aaaAlkalineCutoffVolts: row(0.9, 'V', 'sourced', `${DS}: DC-DC boost input 0.9–1.8 V (DESIGN §3); below it the chip browns out`),
+  dcdcBuckEfficiencyRelative: row(1.0, 'ratio', 'assumption', 'ledger energies are referenced to the data sheet buck-mode figures, so a coin cell through the buck delivers them at 1.0 relative'),
+  dcdcBoostEfficiencyRelative: row(0.85, 'ratio', 'assumption', 'boosting from ~1.2 V loses more than the buck the data sheet currents are given for', 'replace with the data sheet boost-mode currents once read'),
 } as const satisfies Record<string, CostRow>;
 
 export type CostTable = { readonly [K in keyof typeof KW31Z_COSTS]: CostRow };

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isMedtwinError, MedtwinError } from '../errors.ts';
 import { demoCommand, DEMO_HELP } from './demo-command.ts';
+import { energyCommand, ENERGY_HELP } from './energy-command.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -14,6 +15,8 @@ usage: medtwin <command> [options]
 commands:
   demo        a simulated KW31Z advertises, a simulated phone connects and exchanges
               data; prints the timeline, the ledger and a battery projection
+  energy      the ledger and battery life of a scripted duty cycle (advertise, then
+              one idle connection) on the simulated KW31Z
   help        this text (also: medtwin <command> --help)
   version     print the version
 
@@ -28,6 +31,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return demoCommand(rest);
+    case 'energy':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        console.log(ENERGY_HELP);
+        return 0;
+      }
+      return energyCommand(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -47,7 +56,8 @@ export function errorLine(e: unknown): string {
   if (isMedtwinError(e)) return `medtwin: error [${e.code}]: ${e.message}`;
   const code = (e as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-    return `medtwin: error [cli.option]: ${(e as Error).message}`;
+    // One line: Node's parseArgs messages carry a hint on a second line.
+    return `medtwin: error [cli.option]: ${(e as Error).message.replace(/\s*\n\s*/g, ' ')} (try --help)`;
   }
   return `medtwin: internal error: ${(e as Error)?.stack ?? String(e)}`;
 }

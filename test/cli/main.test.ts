@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The real command in a child process: exit codes and stderr are what a user sees.
+const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+const medtwin = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [tsxCli, 'src/cli/main.ts', ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+describe('medtwin (the command)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medtwin-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('demo prints the timeline, the ledger and a battery projection', () => {
+    const r = medtwin('demo', '--seed', 'cli');
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/^medtwin demo — pump on a simulated MKW31Z, seed "cli", boot #1$/m);
+    expect(r.out).toMatch(/^ +0\.\d{6} s {2}pump {7}ll {6}adv\.tx/m);
+    expect(r.out).toMatch(/^total +[\d,]+ +[\d,]+ +[\d,]+ +\d+ +[\d.]+ +[\d,.]+$/m);
+    expect(r.out).toMatch(/^battery: AAA alkaline cell \(boost\); at a mean [\d,.]+ µW \(this run\) it lasts [\d,.]+ h = [\d,.]+ days$/m);
+  });
+
+  it('energy prints the advertising ledger and the projection the table predicts', () => {
+    const r = medtwin('energy', '--adv-s', '60', '--conn-s', '0');
+    expect(r.code).toBe(0);
+    // 60 events × 28.31436 µJ + 60 s × 5.4 µJ/s asleep (see test/hal/kw31z/ledger.test.ts).
+    expect(r.out).toMatch(/^total +180,000 +27,360 +43,200 +0 +60\.000 +2,022\.9$/m);
+    // 1,944 J / 33.714 µW / 3,600 = 16,016.9 h.
+    expect(r.out).toContain('battery: CR2032 coin cell (buck); at a mean 33.7 µW (the whole run, repeated) it lasts 16,016.9 h = 667.4 days');
+  });
+
+  it.each([
+    [['demo', '--adv-interval-ms=-5'], 'medtwin: error [cli.option]: --adv-interval-ms must be between 20 and 10240, got -5'],
+    [['demo', '--conn-interval-ms', '31'], 'medtwin: error [cli.option]: --conn-interval-ms must be a multiple of 1.25 ms, got 31'],
+    [['demo', '--device', 'toaster'], 'medtwin: error [cli.option]: --device must be one of pump, ph-meter, got "toaster"'],
+    [['demo', '--bogus'], "medtwin: error [cli.option]: Unknown option '--bogus' (try --help)"],
+    [['energy', '--battery', 'lipo'], 'medtwin: error [cli.option]: --battery must be one of cr2032, aaa, got "lipo"'],
+    [['frob'], 'medtwin: error [cli.command]: unknown command "frob" (try: medtwin help)'],
+  ])('%j: one coded line on stderr, exit 2, nothing on stdout', (args, line) => {
+    const r = medtwin(...args);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toBe(line + '\n');
+  });
+
+  it('a flash image of the wrong size: one coded line, exit 2, the file untouched', () => {
+    const image = join(dir, 'short.flash');
+    writeFileSync(image, new Uint8Array(100));
+    const r = medtwin('demo', '--flash-image', image);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`medtwin: error [flash.image-size]: ${image}: flash image is 100 bytes, expected 524288\n`);
+  });
+
+  it('--help and help list the commands and exit 0', () => {
+    const r = medtwin('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ {2}demo {8}/m);
+    expect(r.out).toMatch(/^ {2}energy {6}/m);
+    expect(medtwin('demo', '--help').out).toContain('--flash-image FILE');
+  });
+});

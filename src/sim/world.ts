@@ -67,7 +67,10 @@ export class World {
       const target = next === undefined || next > untilUs ? untilUs : next;
       const dueWallMs = startWallMs + (target - startVirtualUs) / 1000 / speed;
       const waitMs = dueWallMs - performance.now(); // wall-clock: real-time pacing
+      // Yield to the event loop before every deadline, even when behind: real BLE stacks in the
+      // loop (bleno, noble) need their I/O turns between our events.
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs)); // wall-clock: real-time pacing
+      else await new Promise((r) => setImmediate(r)); // wall-clock: real-time pacing yields to I/O
       if (target === untilUs && (next === undefined || next > untilUs)) {
         this.scheduler.runUntil(untilUs);
         return;

@@ -20,8 +20,10 @@ import type { World } from '../world.ts';
 import {
   ADV_ACCESS_ADDRESS,
   ADV_CHANNELS,
+  ADV_CRC_INIT,
   DEFAULT_DATA_PAYLOAD_BYTES,
   LLID,
+  LL_OPCODE,
   MAX_ADV_DATA_BYTES,
   MAX_DATA_PAYLOAD_BYTES,
   SCA_PPM,
@@ -126,6 +128,15 @@ export interface SniffedPdu {
   readonly injected: boolean;
   /** An intercept tap replaced the sender's bytes with these. */
   readonly rewritten: boolean;
+  /**
+   * The CRC shift register preset the sender's CRC used (Vol 6 Part B §3.1.1): 0x555555 on
+   * the advertising channels, the connection's CRCInit from CONNECT_IND for data PDUs;
+   * undefined for a data PDU on an access address no connection on this air uses. A
+   * capture writer needs it to append the CRC, which the air does not carry as bytes.
+   */
+  readonly crcInit: number | undefined;
+  /** Data PDUs: true when sent in the central's slot, false in the peripheral's; undefined on the advertising channels or when unknown. */
+  readonly fromCentral: boolean | undefined;
 }
 
 export type SniffListener = (pdu: SniffedPdu) => void;
@@ -624,7 +635,10 @@ export class Air {
     const item: InjectedData = { bytes: copy, channel, sender, fromCentral };
     if (!link) {
       // On the air, but no connection follows that access address on any channel.
-      this.s.schedule(0, () => this.emitSniff(this.s.nowUs, channel ?? 0, aa, copy, sender, true, true, true, false), 'air.inject');
+      const known = this.links.find((l) => l.aa === aa);
+      const crcInit = known?.crcInit;
+      const side = known ? fromCentral : undefined;
+      this.s.schedule(0, () => this.emitSniff(this.s.nowUs, channel ?? 0, aa, copy, sender, true, true, true, false, crcInit, side), 'air.inject');
       return okVoid;
     }
     (link.injectQueue ??= []).push(item);
@@ -712,6 +726,9 @@ export class Air {
     if (payload.length === 0) return fail('size', 'a data PDU from the host carries at least one byte');
     if (payload.length > port.maxPayloadBytes) return fail('size', `payload of ${payload.length} bytes exceeds ${port.maxPayloadBytes}`);
     if (end.queue.length >= port.txQueueLimit) return fail('busy', `${end.queue.length} PDUs already queued on connection ${handle}`);
+    // A host that sends LL_VERSION_IND itself has done this end's one version exchange
+    // (Vol 6 Part B §5.1.5): its link layer must not answer the peer's reply with another.
+    if (llid === LLID.CONTROL && payload[0] === LL_OPCODE.LL_VERSION_IND) end.versionSent = true;
     end.queue.push({ llid, payload: payload.slice(), fromHost: true, terminate: false });
     end.hostPending++;
     return okVoid;
@@ -773,9 +790,11 @@ export class Air {
     lost: boolean,
     injected: boolean,
     rewritten: boolean,
+    crcInit: number | undefined = accessAddress === ADV_ACCESS_ADDRESS ? ADV_CRC_INIT : undefined,
+    fromCentral: boolean | undefined = undefined,
   ): void {
     if (this.sniffers.length === 0) return;
-    const rec: SniffedPdu = { tUs, channel, accessAddress, bytes: bytes.slice(), sender, crcOk, lost, injected, rewritten };
+    const rec: SniffedPdu = { tUs, channel, accessAddress, bytes: bytes.slice(), sender, crcOk, lost, injected, rewritten, crcInit, fromCentral };
     for (const l of this.sniffers) l(rec);
   }
 
@@ -1351,7 +1370,7 @@ export class Air {
       bytes[0] = dataHeaderByte0(item.llid, from.nesn, from.sn, from.lastTxMd);
       bytes[1] = len;
       bytes.set(item.payload, 2);
-      status = this.onAirData(link, bytes, t, ch, from.port.name, to, false);
+      status = this.onAirData(link, bytes, t, ch, from.port.name, to, false, from.role === 'central');
     }
     if (this.traceLl && (len > 0 || this.traceVerbose)) {
       const f: TraceFields = {
@@ -1372,7 +1391,7 @@ export class Air {
   }
 
   /** Bytes of a data PDU in flight: intercept, loss, sniff, then the receiver's header decode. */
-  private onAirData(link: Link, bytes: Uint8Array, t: number, ch: number, sender: string, to: LinkEnd | null, injected: boolean): number {
+  private onAirData(link: Link, bytes: Uint8Array, t: number, ch: number, sender: string, to: LinkEnd | null, injected: boolean, fromCentral: boolean): number {
     let onAir: Uint8Array | null = bytes;
     let rewritten = false;
     if (!injected && this.interceptors.length > 0) {
@@ -1397,7 +1416,7 @@ export class Air {
         this.rxPayload = final.subarray(v.cp ? 3 : 2);
       }
     }
-    this.emitSniff(t, ch, link.aa, final, sender, status !== CRC_ERR, status !== RX_OK, injected, rewritten);
+    this.emitSniff(t, ch, link.aa, final, sender, status !== CRC_ERR, status !== RX_OK, injected, rewritten, link.crcInit, fromCentral);
     return status;
   }
 
@@ -1432,7 +1451,7 @@ export class Air {
     if (link.injectQueue !== null && link.injectQueue.length > 0) inj = link.injectQueue.shift();
     if (inj !== undefined && inj.channel !== undefined && inj.channel !== ch) {
       // Sent on another channel than this event's: on the air, heard by nobody.
-      this.emitSniff(A, inj.channel, link.aa, inj.bytes, inj.sender, true, true, true, false);
+      this.emitSniff(A, inj.channel, link.aa, inj.bytes, inj.sender, true, true, true, false, link.crcInit, inj.fromCentral);
       inj = undefined;
     }
 
@@ -1458,7 +1477,7 @@ export class Air {
         if (cNow.closeReason >= 0) this.exit(cNow, cNow.closeReason, t + cDur);
       }
       if (injC) {
-        status = this.onAirData(link, inj!.bytes, t, ch, inj!.sender, pHears ? pNow : null, true);
+        status = this.onAirData(link, inj!.bytes, t, ch, inj!.sender, pHears ? pNow : null, true, true);
         if (cDur === 0) cDur = this.rxDurUs;
       }
       const injP = first && inj !== undefined && !inj.fromCentral;
@@ -1505,7 +1524,7 @@ export class Air {
         if (pNow.closeReason >= 0) this.exit(pNow, pNow.closeReason, t2 + pDur);
       }
       if (injP) {
-        status2 = this.onAirData(link, inj!.bytes, t2, ch, inj!.sender, cListen, true);
+        status2 = this.onAirData(link, inj!.bytes, t2, ch, inj!.sender, cListen, true, false);
         if (pDur === 0) pDur = this.rxDurUs;
       }
       if (!cListen) break;

@@ -1,0 +1,43 @@
+// The device's CPU is busy while it computes: run a costly computation now, but deliver its
+// result only after the CPU time it charged to the ledger. Not a scheduler of its own.
+//
+// Why: one P-256 ECDH is ≈ 45 M cycles ≈ 0.94 s on the KW31Z (hal/kw31z/costs.ts). Firmware
+// on the chip answers a pairing request only after that time; the simulation must show it
+// (DESIGN §3), so the machines get the result as an event `cpuUs` later on the world clock.
+
+import type { Alarm } from '../../hal/alarm.ts';
+
+/** What cpu-time reads: the ledger's running cycle total and the CPU clock. */
+export interface CpuMeter {
+  /** CPU cycles charged so far on this device (all activities). */
+  cyclesNow(): number;
+  readonly cpuClockHz: number;
+}
+
+/**
+ * Run `compute` now, measure the cycles it charged, and call `done(result, cpuUs)` once that
+ * CPU time has passed on the alarm. An exception from `compute` is delivered the same way
+ * (as `failed`), so a bad peer input never throws out of a radio callback.
+ */
+export function afterCpu<T>(
+  alarm: Alarm,
+  meter: CpuMeter,
+  compute: () => T,
+  done: (result: T, cpuUs: number) => void,
+  failed: (error: unknown, cpuUs: number) => void,
+): void {
+  const before = meter.cyclesNow();
+  let result: { ok: true; value: T } | { ok: false; error: unknown };
+  try {
+    result = { ok: true, value: compute() };
+  } catch (error) {
+    result = { ok: false, error };
+  }
+  const cpuUs = Math.ceil(((meter.cyclesNow() - before) * 1_000_000) / meter.cpuClockHz);
+  alarm.setAlarm(cpuUs, () => (result.ok ? done(result.value, cpuUs) : failed(result.error, cpuUs)));
+}
+
+/** A CpuMeter over any ledger with summary() and a cost table (Kw31zLedger fits). */
+export function ledgerCpuMeter(ledger: { summary(): { cpuCycles: number }; costs: { cpuClockHz: { value: number } } }): CpuMeter {
+  return { cyclesNow: () => ledger.summary().cpuCycles, cpuClockHz: ledger.costs.cpuClockHz.value };
+}

@@ -11,6 +11,7 @@ import type { BdAddress, Connection } from '../../hal/radio.ts';
 import { MedtwinError } from '../../src/errors.ts';
 import { Air } from '../../src/sim/air/air.ts';
 import { SimCentral } from '../../src/sim/air/central.ts';
+import { capturePcap, type PcapCapture } from '../../src/sim/capture/pcap-file.ts';
 import { US_PER_MS, US_PER_S } from '../../src/sim/scheduler.ts';
 import { World } from '../../src/sim/world.ts';
 import { RecordStore } from '../../src/storage/record-store.ts';
@@ -35,6 +36,8 @@ export interface FirstContactOptions {
   readonly flashImagePath?: string;
   /** Request/response pairs the phone sends once connected. */
   readonly exchanges?: number;
+  /** Write everything on the air to this pcap file (LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR). */
+  readonly pcapPath?: string;
   /** Trace per-event chatter too (advertising nobody hears, empty PDUs). */
   readonly verbose?: boolean;
 }
@@ -52,6 +55,8 @@ export interface FirstContactResult {
   readonly disconnectedAtUs: number | undefined;
   readonly ledger: LedgerSummary;
   readonly projection: BatteryLifeProjection;
+  /** Frames written to the pcap file; 0 without one. */
+  readonly pcapFrames: number;
 }
 
 const PHONE: BdAddress = { address: '11:22:33:44:55:66', random: false };
@@ -117,6 +122,8 @@ export function runFirstContact(opts: FirstContactOptions = {}): FirstContactRes
 
   const world = new World({ seed: opts.seed ?? 'demo', trace: { verbose: opts.verbose ?? false } });
   const air = new Air(world, { lossProbability: loss });
+  // Before anything advertises: Wireshark follows a connection only from its CONNECT_IND.
+  const capture: PcapCapture | undefined = opts.pcapPath !== undefined ? capturePcap(air, opts.pcapPath) : undefined;
   const board = createKw31zBoard({
     world,
     air,
@@ -205,8 +212,10 @@ export function runFirstContact(opts: FirstContactOptions = {}): FirstContactRes
       disconnectedAtUs,
       ledger,
       projection: projectBatteryLife(board.power.model, ledger.microJoules, ledger.elapsedUs),
+      pcapFrames: capture ? (capture.close(), capture.packets) : 0,
     };
   } finally {
+    capture?.close();
     board.flash.close();
   }
 }

@@ -23,6 +23,7 @@ options:
   --exchanges N            request/response pairs before the phone hangs up, 1–100 (default 3)
   --battery KIND           cr2032 | aaa (default: the device's own: pump aaa, ph-meter cr2032)
   --trace-json FILE        also write the whole trace as JSON lines
+  --pcap FILE              write the air as pcap for Wireshark/tshark (link type 256)
   --flash-image FILE       keep the chip's 512 KB flash in FILE (the boot count survives runs)
   --timeline N             print at most N timeline records, the first and last (default 60)
   -h, --help               this text`;
@@ -37,6 +38,7 @@ export interface DemoArgs {
   readonly battery: BatteryKind | undefined;
   readonly traceJson: string | undefined;
   readonly flashImage: string | undefined;
+  readonly pcap: string | undefined;
   readonly timelineLimit: number;
 }
 
@@ -56,6 +58,7 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
       battery: { type: 'string' },
       'trace-json': { type: 'string' },
       'flash-image': { type: 'string' },
+      pcap: { type: 'string' },
       timeline: { type: 'string' },
     },
   });
@@ -75,6 +78,7 @@ export function parseDemoArgs(argv: string[]): DemoArgs {
     battery,
     traceJson: values['trace-json'],
     flashImage: values['flash-image'],
+    pcap: values.pcap,
     timelineLimit: integer('timeline', numberOption('timeline', values.timeline, 60, 0, 1_000_000)),
   };
 }
@@ -102,7 +106,7 @@ export function formatDemoReport(r: FirstContactResult, timelineLimit: number): 
 
 export function demoCommand(argv: string[]): number {
   const args = parseDemoArgs(argv);
-  for (const file of [args.traceJson, args.flashImage]) if (file !== undefined) mkdirSync(dirname(file), { recursive: true });
+  for (const file of [args.traceJson, args.flashImage, args.pcap]) if (file !== undefined) mkdirSync(dirname(file), { recursive: true });
   const result = runFirstContact({
     seed: args.seed,
     device: args.device,
@@ -112,11 +116,13 @@ export function demoCommand(argv: string[]): number {
     exchanges: args.exchanges,
     ...(args.battery !== undefined ? { battery: args.battery } : {}),
     ...(args.flashImage !== undefined ? { flashImagePath: args.flashImage } : {}),
+    ...(args.pcap !== undefined ? { pcapPath: args.pcap } : {}),
   });
   console.log(formatDemoReport(result, args.timelineLimit));
   if (args.traceJson !== undefined) {
     writeFileSync(args.traceJson, result.world.trace.toJsonLines());
     console.log(`trace: ${result.world.trace.records.length} records written to ${args.traceJson}`);
   }
+  if (args.pcap !== undefined) console.log(`capture: ${result.pcapFrames} frames written to ${args.pcap} (tshark -r ${args.pcap})`);
   return 0;
 }

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SKIP_TSHARK, tsharkFields } from '../sim/capture/tshark.ts';
 
 // The real command in a child process: exit codes and stderr are what a user sees.
 const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
@@ -33,6 +34,20 @@ describe('medtwin (the command)', () => {
     expect(r.out).toMatch(/^total +180,000 +27,360 +43,200 +0 +60\.000 +2,022\.9$/m);
     // 1,944 J / 33.714 µW / 3,600 = 16,016.9 h.
     expect(r.out).toContain('battery: CR2032 coin cell (buck); at a mean 33.7 µW (the whole run, repeated) it lasts 16,016.9 h = 667.4 days');
+  });
+
+  it.skipIf(SKIP_TSHARK)('demo --pcap writes a capture tshark decodes: advertising, the connection, the data, the terminate', () => {
+    const pcap = join(dir, 'demo.pcap');
+    const r = medtwin('demo', '--seed', 'cli-pcap', '--pcap', pcap);
+    expect(r.code).toBe(0);
+    const frames = Number(/^capture: (\d+) frames written to /m.exec(r.out)?.[1]);
+    const rows = tsharkFields(pcap, ['btle.advertising_header.pdu_type', 'btle.control_opcode', 'btle.data_header.llid']);
+    expect(rows.length).toBe(frames);
+    expect(rows[0]!['btle.advertising_header.pdu_type']).toBe('0x00'); // ADV_IND
+    expect(rows.some((x) => x['btle.advertising_header.pdu_type'] === '0x05')).toBe(true); // CONNECT_IND
+    // Three requests and three replies as L2CAP starts (LLID 2), then LL_TERMINATE_IND (0x02).
+    expect(rows.filter((x) => x['btle.data_header.llid'] === '0x02').length).toBe(6);
+    expect(rows.filter((x) => x['btle.control_opcode'] !== '').map((x) => x['btle.control_opcode'])).toEqual(['0x02']);
   });
 
   it.each([

@@ -4,6 +4,8 @@
 
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   sim: () => import('./sim.ts'),
+  crypto: () => import('./crypto.ts'),
+  ble: () => import('./ble.ts'),
 };
 
 async function main(): Promise<void> {

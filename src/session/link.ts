@@ -41,15 +41,15 @@ export function linkPair(alarm: Alarm, opts: LinkPairOptions = {}): { a: Message
         const tapped = opts.tap ? opts.tap(self, message.slice()) : undefined;
         if (tapped === 'drop') return;
         const copy = tapped ?? message.slice();
-        alarm.setAlarm(latencyUs, () => {
-          if (open) receivers[peer]?.(copy);
-        });
+        // Delivered even if close() follows: a message sent before closing arrives before the close.
+        alarm.setAlarm(latencyUs, () => receivers[peer]?.(copy));
       },
       setReceiver: (r) => {
         receivers[self] = r;
       },
       close: (reason) => {
         if (!open) return;
+        // Nothing more is accepted; what was sent already is delivered first (same latency, FIFO).
         open = false;
         alarm.setAlarm(latencyUs, () => {
           closed.a?.(reason);

@@ -2,6 +2,7 @@
 // command declares its least role, whether the emergency role may use it, and whether it can
 // start or increase delivery. Not the handlers' logic: the device composition supplies them.
 
+import { emergencyAllows } from '../firmware/emergency.machine.ts';
 import { MedtwinError } from '../errors.ts';
 import { meetsLeastRole, type Role } from './roles.ts';
 import { RESPONSE_STATUS } from './wire-session.ts';
@@ -67,7 +68,7 @@ const ALLOWED: Authorization = { ok: true };
  * depth); every other role by rank against the least role. Pure.
  */
 export function authorize(role: Role, command: CommandDeclaration): Authorization {
-  if (role === 'emergency') return command.emergency && !command.increasesDelivery ? ALLOWED : REFUSED;
+  if (role === 'emergency') return emergencyAllows(command) ? ALLOWED : REFUSED;
   return meetsLeastRole(role, command.leastRole) ? ALLOWED : REFUSED;
 }
 

@@ -9,6 +9,7 @@
 // secret lives in a snapshot: keys stay in the shell, the context holds the expected proof Pc only
 // until the proof arrives.
 
+import { AUDIT_EVENTS } from '../firmware/audit-log.ts';
 import { and, assign, not, raise, setup } from 'xstate';
 import { constantTimeEqual } from '../crypto/index.ts';
 import { BREAK_GLASS_MAX_SESSION_S, isBreakGlassCodeCurrent, isBreakGlassIndexFresh } from './break-glass.ts';
@@ -28,16 +29,16 @@ export const DROP_LIMIT = 3;
  * there; roles are the actor's.
  */
 export const SESSION_AUDIT = {
-  sessionOpened: 0x0050,
-  proofFailed: 0x0051,
-  lockedOut: 0x0052,
-  tooManyDrops: 0x0053,
-  idleTimeout: 0x0054,
-  breakGlassOpened: 0x0058,
-  breakGlassRefused: 0x0059,
-  breakGlassEnded: 0x005a,
-  commandRefused: 0x0060,
-  emergencyCommand: 0x0061,
+  sessionOpened: AUDIT_EVENTS['session.opened'],
+  proofFailed: AUDIT_EVENTS['session.proofFailed'],
+  lockedOut: AUDIT_EVENTS['session.lockedOut'],
+  tooManyDrops: AUDIT_EVENTS['record.rejected'],
+  idleTimeout: AUDIT_EVENTS['session.idleTimeout'],
+  breakGlassOpened: AUDIT_EVENTS['breakglass.used'],
+  breakGlassRefused: AUDIT_EVENTS['breakglass.refused'],
+  breakGlassEnded: AUDIT_EVENTS['breakglass.ended'],
+  commandRefused: AUDIT_EVENTS['command.refused'],
+  emergencyCommand: AUDIT_EVENTS['command.emergency'],
 } as const;
 
 /** Why a break-glass session was refused (audit detail byte 0, docs/protocol.md §5.5). */

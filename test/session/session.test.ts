@@ -496,7 +496,7 @@ describe('break-glass (docs/protocol.md §7)', () => {
       ['device.info', 'emergency'],
     ]);
     // Every use audited: the grant, each command run, each refusal.
-    expect(fx.audit.map((a) => `0x${a.event.toString(16)}`)).toEqual(['0x58', '0x61', '0x61', '0x61', '0x60', '0x60', '0x60']);
+    expect(fx.audit.map((a) => `0x${a.event.toString(16)}`)).toEqual(['0x40', '0x61', '0x61', '0x61', '0x60', '0x60', '0x60']);
     expect(fx.audit.find((a) => a.event === 0x0060)).toMatchObject({ role: 'emergency', detail: hex('1200' + '0e') });
   });
 

@@ -54,7 +54,8 @@ export type CryptoOperation =
   | 'p256.keygen'
   | 'p256.ecdh'
   | 'ecdsa.sign'
-  | 'ecdsa.verify';
+  | 'ecdsa.verify'
+  | 'sha256';
 
 /** One charged operation: what it was, its size in the units that cost, and the meters charged. */
 export interface CryptoCharge {

@@ -32,6 +32,7 @@ export {
 } from './p256.ts';
 export { ecdsaP256Sign, ecdsaP256Verify, ECDSA_P256_SIGNATURE_BYTES, type EcdsaOptions } from './ecdsa.ts';
 export { constantTimeEqual } from './constant-time.ts';
+export { sha256, SHA256_BYTES, type Sha256Options } from './sha256.ts';
 export { CryptoError, type CryptoErrorCode } from './errors.ts';
 export {
   aesMeters,

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { isMedtwinError, MedtwinError } from '../errors.ts';
 import { demoCommand, DEMO_HELP } from './demo-command.ts';
 import { energyCommand, ENERGY_HELP } from './energy-command.ts';
+import { firstContactCommand, FIRST_CONTACT_HELP } from './first-contact-command.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -13,8 +14,11 @@ const HELP = `medtwin ${VERSION} — secure firmware twins of BLE medical device
 usage: medtwin <command> [options]
 
 commands:
-  demo        a simulated KW31Z advertises, a simulated phone connects and exchanges
-              data; prints the timeline, the ledger and a battery projection
+  demo        the showcase (npm start): a simulated KW31Z pump pairs with a phone by
+              six-digit comparison, runs commands over an encrypted session, refuses
+              a wrong passkey; prints the story, the timeline, the ledger and battery
+  first-contact
+              the link layer alone: advertise, connect, raw data PDUs, disconnect
   energy      the ledger and battery life of a scripted duty cycle (advertise, then
               one idle connection) on the simulated KW31Z
   help        this text (also: medtwin <command> --help)
@@ -31,6 +35,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return demoCommand(rest);
+    case 'first-contact':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        console.log(FIRST_CONTACT_HELP);
+        return 0;
+      }
+      return firstContactCommand(rest);
     case 'energy':
       if (rest.includes('--help') || rest.includes('-h')) {
         console.log(ENERGY_HELP);

@@ -17,11 +17,27 @@ describe('medtwin (the command)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'medtwin-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('demo prints the timeline, the ledger and a battery projection', () => {
-    const r = medtwin('demo', '--seed', 'cli');
+  it('demo (npm start) tells the showcase: comparison pairing, session commands, the refused passkey, Stop; then ledger and battery', () => {
+    const r = medtwin('demo');
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
-    expect(r.out).toMatch(/^medtwin demo — pump on a simulated MKW31Z, seed "cli", boot #1$/m);
+    expect(r.out).toMatch(/^medtwin demo — insulin pump on a simulated MKW31Z, seed "showcase"$/m);
+    const shown = /pump display shows (\d{6}), phone shows (\d{6}): alice presses OK/.exec(r.out);
+    expect(shown?.[1]).toBe(shown?.[2]);
+    expect(r.out).toMatch(/paired as patient \(comparison \d{6}\); the pump spent 9\d\d\.\d ms of CPU on it/);
+    expect(r.out).toContain('    device.info → ok');
+    expect(r.out).toContain('    audit.read → refused: insufficient role');
+    expect(r.out).toMatch(/refused: passkey \(PAIR_FAILED 0x01\); lockout counts 1 failure/);
+    expect(r.out).toContain('therapy calls so far: suspend, resume, stop:button');
+    expect(r.out).toMatch(/^crypto +[\d,]+ +0 +0 +0 +0\.000 +[\d,.]+$/m);
+    expect(r.out).toMatch(/^battery: AAA alkaline cell \(boost\); at a mean [\d,.]+ µW \(this busy run\) it lasts/m);
+  });
+
+  it('first-contact prints the timeline, the ledger and a battery projection', () => {
+    const r = medtwin('first-contact', '--seed', 'cli');
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+    expect(r.out).toMatch(/^medtwin first-contact — pump on a simulated MKW31Z, seed "cli", boot #1$/m);
     expect(r.out).toMatch(/^ +0\.\d{6} s {2}pump {7}ll {6}adv\.tx/m);
     expect(r.out).toMatch(/^total +[\d,]+ +[\d,]+ +[\d,]+ +\d+ +[\d.]+ +[\d,.]+$/m);
     expect(r.out).toMatch(/^battery: AAA alkaline cell \(boost\); at a mean [\d,.]+ µW \(this run\) it lasts [\d,.]+ h = [\d,.]+ days$/m);
@@ -36,9 +52,9 @@ describe('medtwin (the command)', () => {
     expect(r.out).toContain('battery: CR2032 coin cell (buck); at a mean 33.7 µW (the whole run, repeated) it lasts 16,016.9 h = 667.4 days');
   });
 
-  it.skipIf(SKIP_TSHARK)('demo --pcap writes a capture tshark decodes: advertising, the connection, the data, the terminate', () => {
+  it.skipIf(SKIP_TSHARK)('first-contact --pcap writes a capture tshark decodes: advertising, the connection, the data, the terminate', () => {
     const pcap = join(dir, 'demo.pcap');
-    const r = medtwin('demo', '--seed', 'cli-pcap', '--pcap', pcap);
+    const r = medtwin('first-contact', '--seed', 'cli-pcap', '--pcap', pcap);
     expect(r.code).toBe(0);
     const frames = Number(/^capture: (\d+) frames written to /m.exec(r.out)?.[1]);
     const rows = tsharkFields(pcap, ['btle.advertising_header.pdu_type', 'btle.control_opcode', 'btle.data_header.llid']);
@@ -51,9 +67,9 @@ describe('medtwin (the command)', () => {
   });
 
   it.each([
-    [['demo', '--adv-interval-ms=-5'], 'medtwin: error [cli.option]: --adv-interval-ms must be between 20 and 10240, got -5'],
-    [['demo', '--conn-interval-ms', '31'], 'medtwin: error [cli.option]: --conn-interval-ms must be a multiple of 1.25 ms, got 31'],
-    [['demo', '--device', 'toaster'], 'medtwin: error [cli.option]: --device must be one of pump, ph-meter, got "toaster"'],
+    [['first-contact', '--adv-interval-ms=-5'], 'medtwin: error [cli.option]: --adv-interval-ms must be between 20 and 10240, got -5'],
+    [['first-contact', '--conn-interval-ms', '31'], 'medtwin: error [cli.option]: --conn-interval-ms must be a multiple of 1.25 ms, got 31'],
+    [['first-contact', '--device', 'toaster'], 'medtwin: error [cli.option]: --device must be one of pump, ph-meter, got "toaster"'],
     [['demo', '--bogus'], "medtwin: error [cli.option]: Unknown option '--bogus' (try --help)"],
     [['energy', '--battery', 'lipo'], 'medtwin: error [cli.option]: --battery must be one of cr2032, aaa, got "lipo"'],
     [['frob'], 'medtwin: error [cli.command]: unknown command "frob" (try: medtwin help)'],
@@ -67,7 +83,7 @@ describe('medtwin (the command)', () => {
   it('a flash image of the wrong size: one coded line, exit 2, the file untouched', () => {
     const image = join(dir, 'short.flash');
     writeFileSync(image, new Uint8Array(100));
-    const r = medtwin('demo', '--flash-image', image);
+    const r = medtwin('first-contact', '--flash-image', image);
     expect(r.code).toBe(2);
     expect(r.err).toBe(`medtwin: error [flash.image-size]: ${image}: flash image is 100 bytes, expected 524288\n`);
   });
@@ -77,6 +93,8 @@ describe('medtwin (the command)', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^ {2}demo {8}/m);
     expect(r.out).toMatch(/^ {2}energy {6}/m);
-    expect(medtwin('demo', '--help').out).toContain('--flash-image FILE');
+    expect(r.out).toMatch(/^ {2}first-contact$/m);
+    expect(medtwin('first-contact', '--help').out).toContain('--flash-image FILE');
+    expect(medtwin('demo', '--help').out).toContain('--pcap FILE');
   });
 });

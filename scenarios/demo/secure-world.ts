@@ -1,0 +1,122 @@
+// A world with a provisioned KW31Z running the shared secure firmware (SecureDevice) on the air,
+// and phones running the medtwin app (Phone): the real stacks end to end, GATT included. Not the
+// pump's therapy: its therapy port only records what it was asked (devices/ bring real therapy).
+
+import { createKw31zBoard, type Kw31zBoard } from '../../hal/kw31z/board.ts';
+import type { BdAddress, ConnectionParams } from '../../hal/radio.ts';
+import { uuid16 } from '../../src/ble/uuid.ts';
+import { Phone, type ConnectResult, type PhoneConnection } from '../../src/client/phone.ts';
+import { MedtwinError } from '../../src/errors.ts';
+import { sha256, type BudgetReport } from '../../src/crypto/index.ts';
+import { SecureDevice, type TherapyPort } from '../../src/firmware/secure-device.ts';
+import { provisionDevice } from '../../src/session/identity.ts';
+import { Manufacturer } from '../../src/session/manufacturer.ts';
+import { RESPONSE_STATUS } from '../../src/session/wire-session.ts';
+import { Air } from '../../src/sim/air/air.ts';
+import { SimCentral } from '../../src/sim/air/central.ts';
+import { Rng } from '../../src/sim/random.ts';
+import { World } from '../../src/sim/world.ts';
+import { capturePcap } from '../../src/sim/capture/pcap-file.ts';
+
+export const SERIAL = 'PU000042';
+export const PUMP_ADDRESS: BdAddress = { address: 'C0:00:00:00:00:01', random: true };
+export const CONN: ConnectionParams = { intervalUs: 30_000, latency: 0, supervisionTimeoutUs: 4_000_000 };
+/** 32 sectors (64 KB): 0..15 the record store, 31 the write-once area. */
+export const FLASH_BYTES = 32 * 2048;
+
+export interface SecureWorldOptions {
+  readonly seed?: string;
+  /** Write everything on the air to this pcap file. */
+  readonly pcapPath?: string;
+}
+
+export interface SecureRig {
+  readonly world: World;
+  readonly air: Air;
+  readonly board: Kw31zBoard;
+  readonly manufacturer: Manufacturer;
+  readonly device: SecureDevice;
+  readonly therapyCalls: string[];
+  readonly pairingBudgets: BudgetReport[];
+  readonly securityAlarms: string[];
+  phone(name: string, address: string): Phone;
+  /** Run the world event by event until `start`'s callback fires (a coded error after `maxUs`). */
+  settle<T>(start: (done: (r: T) => void) => void, maxUs?: number): T;
+  connect(phone: Phone): PhoneConnection;
+  /** Close the capture file, if any. */
+  close(): void;
+}
+
+export function secureWorld(opts: SecureWorldOptions = {}): SecureRig {
+  const seed = opts.seed ?? 'secure-e2e';
+  const world = new World({ seed });
+  const air = new Air(world);
+  // Before anything advertises: Wireshark follows a connection only from its CONNECT_IND.
+  const capture = opts.pcapPath !== undefined ? capturePcap(air, opts.pcapPath) : undefined;
+  const board = createKw31zBoard({ world, air, device: 'pump', address: PUMP_ADDRESS, battery: 'aaa-alkaline', flashSizeBytes: FLASH_BYTES });
+  const manufacturer = new Manufacturer(`${seed}-manufacturer`);
+  const provisioned = provisionDevice(board.flash, manufacturer.issueDeviceIdentity(SERIAL, 'insulin-pump'));
+  if (!provisioned.ok) throw new MedtwinError('scenario.provision', `${provisioned.code}: ${provisioned.detail}`);
+  const therapyCalls: string[] = [];
+  const done = { status: RESPONSE_STATUS.ok, payload: new Uint8Array(0) };
+  const therapy: TherapyPort = {
+    stop: (source) => (therapyCalls.push(`stop:${source}`), done),
+    suspend: () => (therapyCalls.push('suspend'), done),
+    resume: () => (therapyCalls.push('resume'), done),
+  };
+  const pairingBudgets: BudgetReport[] = [];
+  const securityAlarms: string[] = [];
+  const cost = { ledger: board.ledger, costs: board.costs };
+  const device = new SecureDevice({
+    hal: { alarm: board.alarm, radio: board.radio, flash: board.flash, entropy: board.entropy, display: board.display, buttons: board.buttons, power: board.power, ledger: board.ledger, costs: board.costs },
+    device: 'pump',
+    trace: world.trace,
+    model: { manufacturerName: 'medtwin', modelNumber: 'MT-PUMP', serialNumber: SERIAL, firmwareRevision: '0.1.0' },
+    appearance: 0x0d41,
+    advertising: { intervalUs: 100_000, data: { flags: 0x06, serviceUuids: [uuid16(0x183a)], localName: 'medtwin pump' } },
+    store: { firstSector: 0, sectorCount: 16 },
+    therapy,
+    sha256: (b) => sha256(b, { cost }),
+    onPairingBudget: (r) => pairingBudgets.push(r),
+    onSecurityAlarm: (r) => securityAlarms.push(r),
+  });
+
+  function settle<T>(start: (done: (r: T) => void) => void, maxUs = 120_000_000): T {
+    let out: { v: T } | undefined;
+    start((r) => (out = { v: r }));
+    const deadline = world.nowUs + maxUs;
+    while (out === undefined && world.nowUs <= deadline && world.scheduler.step()) {
+      // one event at a time until the completion arrives
+    }
+    if (out === undefined) throw new MedtwinError('scenario.stalled', `no completion within ${maxUs / 1e6} virtual s`);
+    return out.v;
+  }
+
+  return {
+    world,
+    air,
+    board,
+    manufacturer,
+    device,
+    therapyCalls,
+    pairingBudgets,
+    securityAlarms,
+    settle,
+    phone: (name, address) =>
+      new Phone({
+        name,
+        radio: new SimCentral({ air, name, address: { address, random: false } }),
+        alarm: world.alarm(),
+        trace: world.trace,
+        rng: new Rng(`${seed}\u0000${name}`),
+        clientId: new Rng(`client-id\u0000${name}`).bytes(16),
+        manufacturerRootPublicKey: manufacturer.rootPublicKey,
+      }),
+    connect: (phone) => {
+      const r = settle<ConnectResult>((d) => phone.connect(PUMP_ADDRESS, CONN, d));
+      if (!r.ok) throw new MedtwinError('scenario.connect', `${r.code}: ${r.detail}`);
+      return r.connection;
+    },
+    close: () => capture?.close(),
+  };
+}

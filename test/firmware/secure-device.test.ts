@@ -4,6 +4,7 @@ import type { ClientResponse, ClientSession } from '../../src/client/session-cli
 import { AUDIT_EVENTS, verifyAuditChain } from '../../src/firmware/audit-log.ts';
 import { GENERIC_COMMANDS } from '../../src/session/commands.ts';
 import { sha256 } from '../../src/crypto/index.ts';
+import { Rng } from '../../src/sim/random.ts';
 import { SERIAL, secureRig, type SecureRig } from './secure-fixture.ts';
 
 const ascii = (b: Uint8Array) => Buffer.from(b).toString('latin1');
@@ -93,6 +94,44 @@ describe('the secure firmware end to end over the air (GATT, pairing, sessions)'
       AUDIT_EVENTS['session.opened'],
     ]);
     expect(verifyAuditChain(records, { serial: SERIAL, hash: (b) => sha256(b) })).toMatchObject({ ok: true, count: 5 });
+  });
+
+  it('pairs by passkey entry (typed from the display) as a clinician with a credential, then reads the audit log', () => {
+    const rig = secureRig('secure-e2e-3');
+    rig.world.runFor(3_000_000);
+    const clinic = rig.phone('clinic', '22:22:22:22:22:22');
+    const credential = rig.manufacturer.issueCredential('clinician', new Rng('client-id\u0000clinic').bytes(16), 4_000_000_000);
+    const c = rig.connect(clinic);
+    const typed: string[] = [];
+    const r = rig.settle<PairResult>((done) =>
+      clinic.pair(
+        c,
+        {
+          method: 'passkey',
+          role: 'clinician',
+          credential,
+          deviceType: 'insulin-pump',
+          user: {
+            passkey: () => {
+              typed.push(rig.board.display.shown().value);
+              return Number(rig.board.display.shown().value);
+            },
+          },
+        },
+        done,
+      ),
+    );
+    expect(r).toMatchObject({ ok: true, bond: { role: 'clinician' } });
+    expect(typed[0]).toMatch(/^\d{6}$/);
+    const s = clinic.openSession(c, SERIAL)!;
+    opened(rig, s);
+    expect(s.role).toBe('clinician');
+    const audit = request(rig, s, GENERIC_COMMANDS.auditRead.id, Uint8Array.of(1, 0, 0, 0, 10));
+    expect(audit).toMatchObject({ ok: true, status: 0 });
+    // count ‖ (length u16 ‖ record)…: boot, pairing.ok, session.opened.
+    expect((audit as { payload: Uint8Array }).payload[0]).toBe(3);
+    // Privileged pairing verifies the credential on the chip: ECDSA verify + ECDH ≈ 2.5 s, within its budget.
+    expect(rig.pairingBudgets.map((b) => [b.budget, b.ok])).toEqual([['pairing CPU (clinician, service)', true]]);
   });
 
   it('refuses a wrong passkey with its code, counts it, and stops therapy on a long press whatever the state', () => {

@@ -3,6 +3,7 @@
 // Not advertising itself (the radio's startAdvertising) and not extended advertising (no more than 31 bytes here).
 
 import { uuidFromLe, type Uuid } from './uuid.ts';
+import { concatBytes } from '@noble/hashes/utils.js';
 
 /** AD types (Assigned Numbers §2.3, "Common Data Types"). */
 export const AD_TYPE = {
@@ -114,8 +115,8 @@ export function encodeAdvertisingData(d: AdvertisingData): AdResult<Uint8Array> 
     const incomplete = d.serviceUuidsIncomplete ?? false;
     const u16 = d.serviceUuids.filter((u) => u.bits === 16);
     const u128 = d.serviceUuids.filter((u) => u.bits === 128);
-    if (u16.length > 0) parts.push(structure(incomplete ? AD_TYPE.INCOMPLETE_16BIT_UUIDS : AD_TYPE.COMPLETE_16BIT_UUIDS, concat(u16.map((u) => u.le))));
-    if (u128.length > 0) parts.push(structure(incomplete ? AD_TYPE.INCOMPLETE_128BIT_UUIDS : AD_TYPE.COMPLETE_128BIT_UUIDS, concat(u128.map((u) => u.le))));
+    if (u16.length > 0) parts.push(structure(incomplete ? AD_TYPE.INCOMPLETE_16BIT_UUIDS : AD_TYPE.COMPLETE_16BIT_UUIDS, concatBytes(...u16.map((u) => u.le))));
+    if (u128.length > 0) parts.push(structure(incomplete ? AD_TYPE.INCOMPLETE_128BIT_UUIDS : AD_TYPE.COMPLETE_128BIT_UUIDS, concatBytes(...u128.map((u) => u.le))));
   }
   if (d.localName !== undefined) parts.push(structure(d.localNameShortened ? AD_TYPE.SHORTENED_LOCAL_NAME : AD_TYPE.COMPLETE_LOCAL_NAME, utf8(d.localName)));
   if (d.txPowerDbm !== undefined) {
@@ -128,17 +129,17 @@ export function encodeAdvertisingData(d: AdvertisingData): AdResult<Uint8Array> 
   }
   for (const s of d.serviceData ?? []) {
     if (s.uuid.bits !== 16) return bad('ad.field', 'service data here takes a 16-bit UUID (AD type 0x16)');
-    parts.push(structure(AD_TYPE.SERVICE_DATA_16BIT, concat([s.uuid.le, s.data])));
+    parts.push(structure(AD_TYPE.SERVICE_DATA_16BIT, concatBytes(s.uuid.le, s.data)));
   }
   for (const m of d.manufacturerData ?? []) {
     if (!Number.isInteger(m.companyId) || m.companyId < 0 || m.companyId > 0xffff) return bad('ad.field', `company identifier must be 16 bits, got ${m.companyId}`);
-    parts.push(structure(AD_TYPE.MANUFACTURER_SPECIFIC_DATA, concat([Uint8Array.of(m.companyId & 0xff, m.companyId >> 8), m.data])));
+    parts.push(structure(AD_TYPE.MANUFACTURER_SPECIFIC_DATA, concatBytes(Uint8Array.of(m.companyId & 0xff, m.companyId >> 8), m.data)));
   }
   for (const o of d.other ?? []) {
     if (!Number.isInteger(o.type) || o.type < 1 || o.type > 0xff) return bad('ad.field', `AD type must be 1..255, got ${o.type}`);
     parts.push(structure(o.type, o.data));
   }
-  const out = concat(parts);
+  const out = concatBytes(...parts);
   if (out.length > MAX_LEGACY_AD_BYTES) return bad('ad.too-long', `${out.length} bytes of AD structures exceed ${MAX_LEGACY_AD_BYTES}`);
   return { ok: true, value: out };
 }
@@ -255,14 +256,3 @@ export function fitAdvertising(d: AdvertisingData): AdResult<AdvertisingPayloads
   return { ok: true, value: { advData: adv.value, scanRspData: structure(AD_TYPE.SHORTENED_LOCAL_NAME, nameBytes.subarray(0, cut)) } };
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

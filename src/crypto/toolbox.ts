@@ -5,6 +5,7 @@
 import { cmacBlockCount, chargeAes, type CostContext } from './cost.ts';
 import { cmacUnchecked } from './cmac.ts';
 import { requireBytes, requireUint8Array } from './errors.ts';
+import { concatBytes } from '@noble/hashes/utils.js';
 
 /*
  * Byte order. Every input and output here is a byte string in the order the Core spec
@@ -46,17 +47,6 @@ const ADDRESS_BYTES = 7; // 1-octet address type ‖ 48-bit address (§2.2.7)
 const IOCAP_BYTES = 3; // AuthReq ‖ OOB data flag ‖ IO capability (§2.2.8)
 const KEY_ID_BYTES = 4;
 
-function cat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 export interface ToolboxOptions {
   readonly cost?: CostContext;
@@ -72,7 +62,7 @@ export function f4(u: Uint8Array, v: Uint8Array, x: Uint8Array, z: Uint8Array, o
   requireBytes('f4 V', v, P256_X_BYTES);
   requireBytes('f4 X', x, KEY_BYTES);
   requireBytes('f4 Z', z, 1);
-  const m = cat([u, v, z]);
+  const m = concatBytes(u, v, z);
   const out = cmacUnchecked(x, m);
   chargeAes(opts.cost, 'toolbox.f4', cmacBlockCount(m.length));
   return out;
@@ -105,7 +95,7 @@ export function f5(w: Uint8Array, n1: Uint8Array, n2: Uint8Array, a1: Uint8Array
   requireBytes('f5 A1', a1, ADDRESS_BYTES);
   requireBytes('f5 A2', a2, ADDRESS_BYTES);
   const t = cmacUnchecked(F5_SALT, w);
-  const m = cat([Uint8Array.of(0), F5_KEY_ID, n1, n2, a1, a2, F5_LENGTH]);
+  const m = concatBytes(Uint8Array.of(0), F5_KEY_ID, n1, n2, a1, a2, F5_LENGTH);
   const macKey = cmacUnchecked(t, m);
   m[0] = 1;
   const ltk = cmacUnchecked(t, m);
@@ -136,7 +126,7 @@ export function f6(
   requireBytes('f6 IOcap', ioCap, IOCAP_BYTES);
   requireBytes('f6 A1', a1, ADDRESS_BYTES);
   requireBytes('f6 A2', a2, ADDRESS_BYTES);
-  const m = cat([n1, n2, r, ioCap, a1, a2]);
+  const m = concatBytes(n1, n2, r, ioCap, a1, a2);
   const out = cmacUnchecked(w, m);
   chargeAes(opts.cost, 'toolbox.f6', cmacBlockCount(m.length));
   return out;
@@ -157,7 +147,7 @@ export function g2(u: Uint8Array, v: Uint8Array, x: Uint8Array, y: Uint8Array, o
   requireBytes('g2 V', v, P256_X_BYTES);
   requireBytes('g2 X', x, KEY_BYTES);
   requireBytes('g2 Y', y, NONCE_BYTES);
-  const m = cat([u, v, y]);
+  const m = concatBytes(u, v, y);
   const tag = cmacUnchecked(x, m);
   const low32 = ((tag[12]! << 24) | (tag[13]! << 16) | (tag[14]! << 8) | tag[15]!) >>> 0;
   chargeAes(opts.cost, 'toolbox.g2', cmacBlockCount(m.length));

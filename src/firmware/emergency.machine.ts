@@ -6,7 +6,7 @@ import type { Alarm } from '../../hal/alarm.ts';
 import type { ButtonName } from '../../hal/ui.ts';
 import type { AuditSink } from '../session/ports.ts';
 import type { Role } from '../session/roles.ts';
-import { xstateClock, type XstateClock } from '../sim/xstate-clock.ts';
+import { xstateClock } from '../sim/xstate-clock.ts';
 
 /** Break-glass access lasts at most 30 min (§7), whatever expiry the grant asks for. */
 export const BREAK_GLASS_MAX_US = 30 * 60 * 1_000_000;
@@ -263,15 +263,7 @@ export class EmergencyOverride {
   private readonly effects: EmergencyEmitted[] = [];
 
   constructor(private readonly opts: EmergencyOverrideOptions) {
-    const base = xstateClock(opts.alarm);
-    const clock: XstateClock = {
-      setTimeout: (fn, timeoutMs) =>
-        base.setTimeout(() => {
-          fn();
-          this.flush();
-        }, timeoutMs),
-      clearTimeout: (id) => base.clearTimeout(id),
-    };
+    const clock = xstateClock(opts.alarm, () => this.flush());
     this.actor = createActor(emergencyMachine, { input: { nowUs: opts.alarm.nowUs() }, clock });
     this.actor.on('*', (e) => this.effects.push(e));
     this.actor.start();

@@ -11,7 +11,7 @@ import { createActor, type Actor } from 'xstate';
 import type { Alarm } from '../../hal/alarm.ts';
 import type { RecordStore, RecordStoreErrorCode } from '../storage/record-store.ts';
 import type { AuditSink, AuthFailureKind, LockoutPort, LockoutStatus } from '../session/ports.ts';
-import { xstateClock, type XstateClock } from '../sim/xstate-clock.ts';
+import { xstateClock } from '../sim/xstate-clock.ts';
 import { STORE_KEYS } from './store-keys.ts';
 import {
   LOCKOUT_MAX_FAILURES,
@@ -151,12 +151,8 @@ export class Lockout implements LockoutPort {
         this.boot = { source: 'corrupt', code: decoded.code, detail: decoded.detail };
       }
     }
-    const base = xstateClock(this.alarm);
-    const clock: XstateClock = {
-      // The lockout's timer fires inside XState; its effects run right after, outside it.
-      setTimeout: (fn, timeoutMs) => base.setTimeout(() => { fn(); this.flush(); }, timeoutMs),
-      clearTimeout: (id) => base.clearTimeout(id),
-    };
+    // The lockout's timer fires inside XState; its effects run right after, outside it.
+    const clock = xstateClock(this.alarm, () => this.flush());
     this.actor = createActor(lockoutMachine, { input: { state, nowUs }, clock });
     this.actor.on('*', (e) => this.effects.push(e));
     this.actor.start();

@@ -6,6 +6,7 @@ import { aesCmac, type CostContext } from '../crypto/index.ts';
 import { STORE_KEYS } from '../firmware/store-keys.ts';
 import type { StoreResult } from '../storage/record-store.ts';
 import { readU32le, u32leBytes } from './wire-session.ts';
+import { concatBytes } from '@noble/hashes/utils.js';
 
 /** The longest emergency session, seconds (§7: at most 30 min). */
 export const BREAK_GLASS_MAX_SESSION_S = 30 * 60;
@@ -21,22 +22,13 @@ const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(
 const LABEL_DEVICE_KEY = ascii('mtDK');
 const LABEL_CODE = ascii('mtBG');
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * Manufacturer side: `Kdev = CMAC(Kmaster, "mtDK" ‖ serial)` (§7), provisioned into the
  * device's write-once area. `serial` is the certificate's 8 ASCII bytes (§3.1).
  */
 export function breakGlassDeviceKey(masterKey: Uint8Array, serial: Uint8Array): Uint8Array {
-  return aesCmac(masterKey, concat(LABEL_DEVICE_KEY, serial));
+  return aesCmac(masterKey, concatBytes(LABEL_DEVICE_KEY, serial));
 }
 
 /**
@@ -44,7 +36,7 @@ export function breakGlassDeviceKey(masterKey: Uint8Array, serial: Uint8Array): 
  * The manufacturer issues it; the device computes the same to check a BREAK_GLASS_HELLO.
  */
 export function breakGlassCode(deviceKey: Uint8Array, index: number, notAfterS: number, opts: { readonly cost?: CostContext } = {}): Uint8Array {
-  const m = concat(LABEL_CODE, u32leBytes(index), u32leBytes(notAfterS));
+  const m = concatBytes(LABEL_CODE, u32leBytes(index), u32leBytes(notAfterS));
   return aesCmac(deviceKey, m, opts.cost ? { cost: opts.cost } : {});
 }
 

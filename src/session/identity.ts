@@ -19,21 +19,11 @@ import {
 } from '../crypto/index.ts';
 import { ROLE_CODES, type Role } from './roles.ts';
 import { CLIENT_ID_BYTES, DEVICE_CERTIFICATE_BYTES, PUBLIC_KEY_BYTES, ROLE_CREDENTIAL_BYTES, SIGNATURE_BYTES, type DecodeResult } from './wire-pairing.ts';
+import { concatBytes } from '@noble/hashes/utils.js';
 
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 const malformed = (detail: string): { ok: false; code: 'malformed'; detail: string } => ({ ok: false, code: 'malformed', detail });
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 // ─── Device types and serials (§3.1) ───────────────────────────────────────────────────────────
 
@@ -86,19 +76,19 @@ function certificateBody(f: DeviceCertificateFields): Uint8Array {
 }
 
 /** What the manufacturer signs: `"medtwin-devcert-v1" ‖ bytes 0..73` (§3.1). */
-export const certificateSignedBytes = (certificateOrBody: Uint8Array): Uint8Array => cat(DEVCERT_LABEL, certificateOrBody.subarray(0, DEVCERT_BODY_BYTES));
+export const certificateSignedBytes = (certificateOrBody: Uint8Array): Uint8Array => concatBytes(DEVCERT_LABEL, certificateOrBody.subarray(0, DEVCERT_BODY_BYTES));
 
 /** The 138-byte certificate from its fields and a signature (any 64 bytes: tests forge with it). */
 export function encodeDeviceCertificate(f: DeviceCertificateFields, signature: Uint8Array): Uint8Array {
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) throw new RangeError(`signature must be ${SIGNATURE_BYTES} bytes`);
-  return cat(certificateBody(f), signature);
+  return concatBytes(certificateBody(f), signature);
 }
 
 /** Sign a certificate with the manufacturer root's private key (manufacture time). */
 export function signDeviceCertificate(f: DeviceCertificateFields, rootPrivateKey: Uint8Array, opts: { cost?: CostContext } = {}): Uint8Array {
   const body = certificateBody(f);
   const signature = ecdsaP256Sign(rootPrivateKey, certificateSignedBytes(body), opts.cost ? { cost: opts.cost } : {});
-  return cat(body, signature);
+  return concatBytes(body, signature);
 }
 
 /** Structure only (length, version, type, serial); the signature is verifyDeviceCertificate's. */
@@ -185,16 +175,16 @@ function credentialBody(f: RoleCredentialFields): Uint8Array {
 }
 
 /** What the authority signs: `"medtwin-cred-v1" ‖ bytes 0..22` (§3.2). */
-export const credentialSignedBytes = (credentialOrBody: Uint8Array): Uint8Array => cat(CREDENTIAL_LABEL, credentialOrBody.subarray(0, CREDENTIAL_BODY_BYTES));
+export const credentialSignedBytes = (credentialOrBody: Uint8Array): Uint8Array => concatBytes(CREDENTIAL_LABEL, credentialOrBody.subarray(0, CREDENTIAL_BODY_BYTES));
 
 export function encodeRoleCredential(f: RoleCredentialFields, signature: Uint8Array): Uint8Array {
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) throw new RangeError(`signature must be ${SIGNATURE_BYTES} bytes`);
-  return cat(credentialBody(f), signature);
+  return concatBytes(credentialBody(f), signature);
 }
 
 export function signRoleCredential(f: RoleCredentialFields, authorityPrivateKey: Uint8Array, opts: { cost?: CostContext } = {}): Uint8Array {
   const body = credentialBody(f);
-  return cat(body, ecdsaP256Sign(authorityPrivateKey, credentialSignedBytes(body), opts.cost ? { cost: opts.cost } : {}));
+  return concatBytes(body, ecdsaP256Sign(authorityPrivateKey, credentialSignedBytes(body), opts.cost ? { cost: opts.cost } : {}));
 }
 
 export function decodeRoleCredential(bytes: Uint8Array): DecodeResult<RoleCredential> {

@@ -3,17 +3,25 @@
 
 import type { Alarm, AlarmId } from '../../hal/alarm.ts';
 
-/** The clock shape XState v5 accepts in ActorOptions. */
+/** The clock shape XState v5 accepts in ActorOptions (its names; the time is the Alarm's, never the wall's). */
 export interface XstateClock {
-  setTimeout(fn: (...args: unknown[]) => void, timeoutMs: number): AlarmId;
-  clearTimeout(id: AlarmId): void;
+  readonly setTimeout: (fn: (...args: unknown[]) => void, timeoutMs: number) => AlarmId;
+  readonly clearTimeout: (id: AlarmId) => void;
 }
 
-export function xstateClock(alarm: Alarm): XstateClock {
+/**
+ * XState delays are in ms; the alarm counts µs. Each `after` becomes one scheduler event, so
+ * chained delays each start from the instant the previous one fired. `afterFire`, when given,
+ * runs right after each timer's transition: services that queue their side effects during an
+ * XState step (flash writes, audit) flush them there, outside XState's processing.
+ */
+export function xstateClock(alarm: Alarm, afterFire?: () => void): XstateClock {
   return {
-    // XState delays are in ms; the alarm counts µs. Each `after` becomes one scheduler event,
-    // so chained delays each start from the instant the previous one fired.
-    setTimeout: (fn, timeoutMs) => alarm.setAlarm(Math.max(0, Math.round(timeoutMs * 1000)), () => fn()),
+    setTimeout: (fn, timeoutMs) =>
+      alarm.setAlarm(Math.max(0, Math.round(timeoutMs * 1000)), () => {
+        fn();
+        afterFire?.();
+      }),
     clearTimeout: (id) => alarm.cancel(id),
   };
 }

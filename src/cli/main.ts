@@ -6,6 +6,7 @@ import { isMedtwinError, MedtwinError } from '../errors.ts';
 import { demoCommand, DEMO_HELP } from './demo-command.ts';
 import { energyCommand, ENERGY_HELP } from './energy-command.ts';
 import { firstContactCommand, FIRST_CONTACT_HELP } from './first-contact-command.ts';
+import { scenarioCommand, SCENARIO_HELP } from './scenario-command.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -19,6 +20,7 @@ commands:
               a wrong passkey; prints the story, the timeline, the ledger and battery
   first-contact
               the link layer alone: advertise, connect, raw data PDUs, disconnect
+  scenario    run a named scenario (medtwin scenario --list) and print its report
   energy      the ledger and battery life of a scripted duty cycle (advertise, then
               one idle connection) on the simulated KW31Z
   help        this text (also: medtwin <command> --help)
@@ -41,6 +43,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return firstContactCommand(rest);
+    case 'scenario':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        console.log(SCENARIO_HELP);
+        return 0;
+      }
+      return scenarioCommand(rest);
     case 'energy':
       if (rest.includes('--help') || rest.includes('-h')) {
         console.log(ENERGY_HELP);

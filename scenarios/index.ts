@@ -1,0 +1,48 @@
+// The scenarios `medtwin scenario NAME` can run, by name: each a module under scenarios/ with a
+// `run` that returns its report and whether what it declares held. Not a test runner.
+
+import { MedtwinError } from '../src/errors.ts';
+
+export interface ScenarioOptions {
+  readonly seed?: string;
+  readonly pcapPath?: string;
+}
+
+export interface ScenarioOutcome {
+  /** The readable report. */
+  readonly report: string;
+  /** Everything the scenario declares held (the command's exit code follows it). */
+  readonly ok: boolean;
+}
+
+export interface ScenarioEntry {
+  readonly summary: string;
+  readonly run: (opts: ScenarioOptions) => Promise<ScenarioOutcome>;
+}
+
+export const SCENARIOS: Readonly<Record<string, ScenarioEntry>> = {
+  'demo/showcase': {
+    summary: 'pairing by six-digit comparison, sessions, a refused passkey, the Stop button (npm start)',
+    run: async (opts) => {
+      const [{ runShowcase }, { formatShowcase }] = await Promise.all([import('./demo/showcase.ts'), import('../src/cli/demo-command.ts')]);
+      const r = runShowcase(opts);
+      // What the showcase declares: the pairing held its budget, Mallory was refused, Stop stopped.
+      const ok = r.rig.pairingBudgets.every((b) => b.ok) && r.rig.device.lockout.status().failures === 1 && r.rig.therapyCalls.at(-1) === 'stop:button';
+      return { report: formatShowcase(r, 80), ok };
+    },
+  },
+  'demo/first-contact': {
+    summary: 'the link layer alone: advertise, connect, raw data PDUs, disconnect',
+    run: async (opts) => {
+      const [{ runFirstContact }, { formatDemoReport }] = await Promise.all([import('./demo/first-contact.ts'), import('../src/cli/first-contact-command.ts')]);
+      const r = runFirstContact({ ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.pcapPath !== undefined ? { pcapPath: opts.pcapPath } : {}) });
+      return { report: formatDemoReport(r, 60), ok: r.replies.length === 3 };
+    },
+  },
+};
+
+export function scenarioNamed(name: string): ScenarioEntry {
+  const s = SCENARIOS[name];
+  if (!s) throw new MedtwinError('scenario.unknown', `no scenario "${name}" (have: ${Object.keys(SCENARIOS).join(', ')})`);
+  return s;
+}

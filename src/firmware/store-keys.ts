@@ -7,6 +7,10 @@ export const STORE_KEYS = {
   lockout: 0x0010,
   /** Last break-glass code index used (docs/protocol.md §7). */
   breakGlassIndex: 0x0011,
+  /** The insulin pump's unconfirmed annunciations and next Instance ID (devices/insulin-pump/annunciations.ts). */
+  pumpAnnunciations: 0x0020,
+  /** The insulin pump's history delete mark: records below this sequence number are deleted (devices/insulin-pump/history.ts). */
+  pumpHistoryDeleted: 0x0021,
   /** Bonds, one key per slot: bondBase + slot, slot 0..MAX_BONDS-1 (docs/protocol.md §4.6). */
   bondBase: 0x0100,
 } as const;
@@ -15,7 +19,17 @@ export const STORE_KEYS = {
 export const STORE_LOGS = {
   /** The hash-chained audit log (docs/protocol.md §9). A ring: oldest records go first when flash is full. */
   audit: 0xa0d1,
+  /**
+   * The insulin pump's delivery journal: intent and settled snapshots, one per pulse phase
+   * (devices/insulin-pump/delivery-journal.ts). A ring: the newest entry always survives.
+   */
+  pumpDelivery: 0xd311,
+  /**
+   * The insulin pump's IDS history (devices/insulin-pump/history.ts): one entry per group of
+   * history records. A ring: oldest records go first, the newest keeps the sequence numbers going.
+   */
+  pumpHistory: 0x4157,
 } as const;
 
 /** Logs the record store must open as rings (RecordStoreOptions.ringLogs). */
-export const RING_LOGS: readonly number[] = [STORE_LOGS.audit];
+export const RING_LOGS: readonly number[] = [STORE_LOGS.audit, STORE_LOGS.pumpDelivery, STORE_LOGS.pumpHistory];

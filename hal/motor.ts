@@ -16,4 +16,11 @@ export interface PumpMotor {
   step(steps: number): HalResult;
   /** Stop as soon as possible; stepsDone reports how many were made. */
   stop(): void;
+  /**
+   * Plunger position in whole steps from the drive's zero, counting steps already completed
+   * in a run. It is mechanical truth: it survives a firmware reset or power cut (a position
+   * counter on the drive, or an absolute encoder), so the firmware can reconcile its
+   * delivery journal with what was physically pushed. Synchronous: a register read.
+   */
+  positionSteps(): number;
 }

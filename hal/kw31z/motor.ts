@@ -90,6 +90,14 @@ export class Kw31zPumpMotor implements PumpMotor {
     return this.stepsTotal;
   }
 
+  /**
+   * The plunger's position: every step made since the mechanism was built. Kept by the
+   * world, not the firmware, so a firmware reboot reads the same figure.
+   */
+  positionSteps(): number {
+    return this.stepsTotal;
+  }
+
   get moving(): boolean {
     return this.run !== undefined;
   }

@@ -91,6 +91,24 @@ describe('Kw31zPumpMotor steps', () => {
     ]);
   });
 
+  it('positionSteps() reads the plunger position: completed steps, mid-run included, across clients', () => {
+    const { world, motor, client } = setup({ noise: 0 });
+    expect(motor.positionSteps()).toBe(0);
+    motor.setClient(client);
+    ok(motor.step(3));
+    world.runUntil(2 * MOTOR_STEP_US + 1);
+    expect(motor.positionSteps()).toBe(2);
+    world.runFor(10_000_000);
+    expect(motor.positionSteps()).toBe(3);
+    // A new client (the firmware after a reboot) reads the same mechanical position.
+    motor.setClient({ stepsDone: () => {} });
+    expect(motor.positionSteps()).toBe(3);
+    ok(motor.step(1));
+    world.runFor(10_000_000);
+    expect(motor.positionSteps()).toBe(4);
+    expect(motor.positionSteps()).toBe(motor.totalSteps);
+  });
+
   it('stop() when idle, or twice, does nothing more', () => {
     const { world, motor, done, client } = setup({ noise: 0 });
     motor.setClient(client);

@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   sim: () => import('./sim.ts'),
   crypto: () => import('./crypto.ts'),
   ble: () => import('./ble.ts'),
+  pump: () => import('./pump.ts'),
 };
 
 async function main(): Promise<void> {

@@ -39,6 +39,14 @@ export const SCENARIOS: Readonly<Record<string, ScenarioEntry>> = {
       return { report: formatDemoReport(r, 60), ok: r.replies.length === 3 };
     },
   },
+  'therapy/day-in-the-life': {
+    summary: 'the insulin pump for 24 h: fill, prime, basal, meals, a TBR, an occlusion, reservoir low, polls every 5 min',
+    run: async (opts) => {
+      const { runDayInTheLife, formatDayReport } = await import('./therapy/day-in-the-life.ts');
+      const r = runDayInTheLife({ ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.pcapPath !== undefined ? { pcapPath: opts.pcapPath } : {}) });
+      return { report: formatDayReport(r), ok: r.ok };
+    },
+  },
 };
 
 export function scenarioNamed(name: string): ScenarioEntry {

@@ -1,0 +1,249 @@
+// The therapy machine's DeliveryPort over the DeliveryEngine: bolus IDs, basal templates (one flat rate each), priming, and the meter of programmed insulin.
+// Not the IDS procedures or roles (ids-commands.ts) nor the pulse pacing and hard limits themselves (delivery-engine.ts).
+//
+// Decisions (issue 6):
+// - Bolus IDs are assigned here, 1, 2, … 0xFFFF then 1 again, in RAM: after a reboot they restart
+//   at 1 (the engine never resumes a bolus after a reboot, so an old ID cannot be confused with a
+//   running one; the history keeps the old IDs with their sequence numbers).
+// - A basal rate template is ONE flat rate for now (mU/h). Time-of-day segments are not applied
+//   yet: ids-commands.ts refuses a template write whose blocks carry different rates rather than
+//   deliver a rate the clinician did not program.
+// - Priming does not move the simulated plunger: the journal has no priming pulse kind, and a
+//   plunger moved outside a journal intent reads as "unattributed" delivery at the next boot. So
+//   priming takes the motor time it would take (amount / 50 mU × the step time), then records the
+//   reservoir as (remaining − primed) with `fillReservoir` — the primed insulin left the reservoir
+//   but went into the tubing, not the patient — and reports done. The energy of the priming steps
+//   is charged through `chargePrimingSteps`. A priming pulse kind in the journal is the real fix.
+// - A bolus delay (Set Bolus "Delay Time") is not supported: refused as invalid operand.
+
+import type { Alarm, AlarmId } from '../../hal/alarm.ts';
+import type { DeliveryEngine, EngineErrorCode, EngineResult } from './delivery-engine.ts';
+import type { BolusRequest, DeliveryPort, DeliveryResult, TbrRequest, TherapyRefusalCode } from './therapy.machine.ts';
+
+export const BASAL_TEMPLATE_NUMBERS = [1, 2, 3] as const;
+
+export interface EngineDeliveryPortOptions {
+  readonly engine: DeliveryEngine;
+  readonly alarm: Alarm;
+  /** One pulse, mU (the motor's milliUnitsPerStep). */
+  readonly milliUnitsPerPulse: number;
+  /** Motor time of one priming pulse, µs (the motor's step time). */
+  readonly primingPulseUs: number;
+  /** Charge the energy of `steps` priming steps (the motor's cost). */
+  readonly chargePrimingSteps?: (steps: number) => void;
+  /** Called when a priming run completed (the composition tells the therapy machine). */
+  readonly onPrimingDone?: (primedMilliUnits: number) => void;
+  /** Called when the reservoir could not be recorded after priming (the line is not primed). */
+  readonly onPrimingFailed?: (code: string) => void;
+}
+
+const OK: DeliveryResult = { ok: true, value: undefined };
+
+/** Engine refusal → the therapy machine's IDS-style code. */
+export function refusalOf(code: EngineErrorCode): TherapyRefusalCode {
+  switch (code) {
+    case 'max-bolus':
+    case 'max-basal':
+    case 'max-daily':
+    case 'out-of-bounds':
+      return 'parameter-out-of-range';
+    case 'invalid':
+      return 'invalid-operand';
+    case 'bolus-active':
+      return 'max-bolus-number-reached';
+    case 'journal':
+      return 'procedure-not-completed';
+    case 'not-running':
+    case 'stopped':
+    case 'no-bolus':
+    case 'reservoir-empty':
+      return 'procedure-not-applicable';
+  }
+}
+
+function fromEngine(r: EngineResult): DeliveryResult {
+  if (r.ok) return OK;
+  return r.detail === undefined ? { ok: false, code: refusalOf(r.code) } : { ok: false, code: refusalOf(r.code), detail: `${r.code}: ${r.detail}` };
+}
+
+/**
+ * Insulin programmed, integrated exactly: basal as ∫ rate in force dt while the engine runs
+ * (sampled after every change, so each interval uses the rate that held during it), boluses as
+ * the amounts the engine accepted. Delivered insulin can never exceed it (whole pulses only).
+ */
+export class ProgrammedMeter {
+  /** mU × µs/h: exact integer accrual of the basal integral. */
+  private basalScaled = 0;
+  private lastUs: number;
+  private running = false;
+  private rateMilliUnitsPerHour = 0;
+  bolusMilliUnits = 0;
+
+  constructor(
+    private readonly engine: DeliveryEngine,
+    private readonly alarm: Alarm,
+  ) {
+    this.lastUs = alarm.nowUs();
+    this.sample();
+  }
+
+  /** Accrue up to now at the rate sampled last, then sample the engine again. */
+  accrue(): void {
+    const now = this.alarm.nowUs();
+    if (this.running) this.basalScaled += this.rateMilliUnitsPerHour * (now - this.lastUs);
+    this.lastUs = now;
+    this.sample();
+  }
+
+  /** Basal programmed so far, mU (rounded down). */
+  get basalMilliUnits(): number {
+    this.accrue();
+    return Math.floor(this.basalScaled / 3_600_000_000);
+  }
+
+  private sample(): void {
+    this.running = this.engine.state === 'running';
+    this.rateMilliUnitsPerHour = this.engine.effectiveBasalRateMilliUnitsPerHour;
+  }
+}
+
+export class EngineDeliveryPort implements DeliveryPort {
+  readonly programmed: ProgrammedMeter;
+  /** Basal template number → flat rate, mU/h. */
+  private readonly templates = new Map<number, number>();
+  private activeTemplate = 0;
+  private nextBolusId = 1;
+  private priming: { readonly timer: AlarmId; readonly amount: number } | undefined;
+
+  constructor(private readonly opts: EngineDeliveryPortOptions) {
+    this.programmed = new ProgrammedMeter(opts.engine, opts.alarm);
+    opts.engine.onEvent(() => this.programmed.accrue());
+  }
+
+  // ─── templates (written by ids-commands.ts, activated through the therapy machine) ─────────
+
+  writeBasalTemplate(templateNumber: number, rateMilliUnitsPerHour: number): DeliveryResult {
+    if (!(BASAL_TEMPLATE_NUMBERS as readonly number[]).includes(templateNumber)) return { ok: false, code: 'parameter-out-of-range', detail: `basal template ${templateNumber}` };
+    this.templates.set(templateNumber, rateMilliUnitsPerHour);
+    // Rewriting the active template (therapy not running: the machine gates configuration) applies it.
+    if (templateNumber === this.activeTemplate) return this.mutate(() => this.opts.engine.setBasalRate(rateMilliUnitsPerHour));
+    return OK;
+  }
+
+  basalTemplate(templateNumber: number): number | undefined {
+    return this.templates.get(templateNumber);
+  }
+
+  get activeBasalTemplate(): number {
+    return this.activeTemplate;
+  }
+
+  get primingActive(): boolean {
+    return this.priming !== undefined;
+  }
+
+  // ─── DeliveryPort ─────────────────────────────────────────────────────────────────────────
+
+  start(_opts: { readonly resume: boolean }): DeliveryResult {
+    return this.mutate(() => this.opts.engine.start());
+  }
+
+  pause(): DeliveryResult {
+    this.cancelPriming();
+    return this.mutate(() => this.opts.engine.pause());
+  }
+
+  stop(): DeliveryResult {
+    this.cancelPriming();
+    return this.mutate(() => this.opts.engine.stop());
+  }
+
+  prime(amountMilliunits: number): DeliveryResult {
+    const { engine, alarm } = this.opts;
+    if (this.priming !== undefined) return { ok: false, code: 'procedure-not-applicable', detail: 'priming already runs' };
+    if (amountMilliunits % this.opts.milliUnitsPerPulse !== 0) return { ok: false, code: 'invalid-operand', detail: `priming ${amountMilliunits} mU is not whole pulses` };
+    if (engine.reservoirRemainingMilliUnits() < amountMilliunits) return { ok: false, code: 'procedure-not-applicable', detail: 'the reservoir holds less than the priming amount' };
+    const pulses = amountMilliunits / this.opts.milliUnitsPerPulse;
+    const timer = alarm.setAlarm(pulses * this.opts.primingPulseUs, () => this.primingFinished());
+    this.priming = { timer, amount: amountMilliunits };
+    return OK;
+  }
+
+  stopPriming(): DeliveryResult {
+    this.cancelPriming();
+    return OK;
+  }
+
+  setBasalProfile(templateNumber: number): DeliveryResult {
+    const rate = this.templates.get(templateNumber);
+    if (rate === undefined) return { ok: false, code: 'procedure-not-applicable', detail: `basal template ${templateNumber} is not configured` };
+    const r = this.mutate(() => this.opts.engine.setBasalRate(rate));
+    if (r.ok) this.activeTemplate = templateNumber;
+    return r;
+  }
+
+  setTbr(tbr: TbrRequest): DeliveryResult {
+    return this.mutate(() =>
+      this.opts.engine.setTempBasal(
+        tbr.kind === 'absolute'
+          ? { kind: 'absolute', rateMilliUnitsPerHour: tbr.milliunitsPerHour, durationMinutes: tbr.durationMin }
+          : { kind: 'relative', percent: tbr.percent, durationMinutes: tbr.durationMin },
+      ),
+    );
+  }
+
+  cancelTbr(): DeliveryResult {
+    return this.mutate(() => this.opts.engine.cancelTempBasal());
+  }
+
+  bolus(b: BolusRequest): DeliveryResult<{ readonly bolusId: number }> {
+    if (b.delayMin !== undefined && b.delayMin !== 0) return { ok: false, code: 'invalid-operand', detail: 'a bolus delay is not supported' };
+    const bolusId = this.nextBolusId;
+    const { engine } = this.opts;
+    const r = this.mutate(() =>
+      engine.startBolus(
+        b.kind === 'fast'
+          ? { kind: 'fast', bolusId, amountMilliUnits: b.fastMilliunits }
+          : b.kind === 'extended'
+            ? { kind: 'extended', bolusId, amountMilliUnits: b.extendedMilliunits, durationMinutes: b.durationMin }
+            : { kind: 'multiwave', bolusId, fastMilliUnits: b.fastMilliunits, extendedMilliUnits: b.extendedMilliunits, durationMinutes: b.durationMin },
+      ),
+    );
+    if (!r.ok) return r;
+    this.nextBolusId = bolusId === 0xffff ? 1 : bolusId + 1;
+    this.programmed.bolusMilliUnits += b.fastMilliunits + b.extendedMilliunits;
+    return { ok: true, value: { bolusId } };
+  }
+
+  cancelBolus(bolusId: number): DeliveryResult {
+    return this.mutate(() => this.opts.engine.cancelBolus(bolusId));
+  }
+
+  // ─── internals ────────────────────────────────────────────────────────────────────────────
+
+  private mutate(f: () => EngineResult<unknown>): DeliveryResult {
+    this.programmed.accrue();
+    const r = f();
+    this.programmed.accrue();
+    return fromEngine(r as EngineResult);
+  }
+
+  private cancelPriming(): void {
+    if (this.priming === undefined) return;
+    this.opts.alarm.cancel(this.priming.timer);
+    this.priming = undefined;
+  }
+
+  private primingFinished(): void {
+    const p = this.priming;
+    if (p === undefined) return;
+    this.priming = undefined;
+    const { engine } = this.opts;
+    this.opts.chargePrimingSteps?.(p.amount / this.opts.milliUnitsPerPulse);
+    const left = engine.reservoirRemainingMilliUnits() - p.amount;
+    const r = engine.fillReservoir(Math.max(0, left));
+    // Unrecorded, the reservoir would show more insulin than it holds: the line is not primed.
+    if (!r.ok) this.opts.onPrimingFailed?.(r.code);
+    else this.opts.onPrimingDone?.(p.amount);
+  }
+}

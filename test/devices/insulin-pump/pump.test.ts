@@ -1,0 +1,121 @@
+// End-to-end tests of the composed insulin pump over the air: pairing, session, IDS CCP over `ids.ccp`, per-opcode roles, hard limits, `ids.stop` under break-glass.
+// Not the parts' own tests (therapy, engine, journal, codec: their files) nor the day scenario (test/scenarios/therapy/).
+
+import { describe, expect, it } from 'vitest';
+import { IDS_COMMANDS } from '../../../devices/insulin-pump/index.ts';
+import { CCP_RESPONSE_CODE, encodeCcpRequest, type CcpRequest } from '../../../devices/insulin-pump/ids/index.ts';
+import { pumpRig, PUMP_SERIAL, type PumpRig } from '../../../scenarios/therapy/day-in-the-life.ts';
+import type { ClientSession } from '../../../src/client/session-client.ts';
+import { RESPONSE_STATUS } from '../../../src/session/wire-session.ts';
+import { US_PER_S } from '../../../src/sim/scheduler.ts';
+
+const bolus = (mU: number): CcpRequest => ({ op: 'setBolus', bolusType: 'fast', fastAmountMilliUnits: mU, extendedAmountMilliUnits: 0, durationMinutes: 0, reasonCorrection: false, reasonMeal: true });
+
+/** A pump filled, primed and running on 0.8 U/h (set up by a service phone), and a patient session. */
+function running(): { rig: PumpRig; patient: ClientSession; hangUp: () => void } {
+  const rig = pumpRig({ seed: 'pump-e2e' });
+  rig.world.runFor(2 * US_PER_S);
+  const service = rig.phone('service', '22:33:44:55:66:77');
+  const cs = rig.connect(service);
+  expect(rig.pair(service, cs, 'service', rig.manufacturer.issueCredential('service', rig.clientIdOf('service'), 86_400)).ok).toBe(true);
+  const ss = rig.session(service, cs);
+  const ok = (m: CcpRequest): void => {
+    const r = rig.ccp(ss, m);
+    expect(r.status).toBe(RESPONSE_STATUS.ok);
+    expect(r.response?.op === 'responseCode' ? r.response.responseCode : 'success').toBe('success');
+  };
+  ok({ op: 'setInitialReservoirFillLevel', fillLevelMilliUnits: 50_000 });
+  ok({ op: 'startPriming', amountMilliUnits: 2_000 });
+  rig.world.runFor(10 * US_PER_S);
+  ok({ op: 'writeBasalRateProfileTemplate', endTransaction: true, templateNumber: 1, firstTimeBlockIndex: 1, blocks: [{ durationMinutes: 1440, valueMilli: 800 }] });
+  ok({ op: 'activateProfileTemplates', templateNumbers: [1] });
+  cs.disconnect();
+  rig.world.runFor(US_PER_S);
+  const phone = rig.phone('patient', '11:22:33:44:55:66');
+  const cp = rig.connect(phone);
+  expect(rig.pair(phone, cp, 'patient').ok).toBe(true);
+  const patient = rig.session(phone, cp);
+  const run = rig.ccp(patient, { op: 'setTherapyControlState', state: 'run' });
+  expect(run.response).toEqual({ op: 'responseCode', requestOpCode: 0x0f5a, responseCode: 'success' });
+  return { rig, patient, hangUp: () => (cp.disconnect(), rig.world.runFor(US_PER_S)) };
+}
+
+describe('insulin pump over the secure session', () => {
+  it('ids.ccp Set Bolus 1 U from the patient delivers 20 pulses', () => {
+    const { rig, patient } = running();
+    expect(rig.pump.therapy.status().therapyControlState).toBe('run');
+    const r = rig.ccp(patient, bolus(1_000));
+    expect(r.status).toBe(RESPONSE_STATUS.ok);
+    expect(r.response).toEqual({ op: 'setBolusResponse', bolusId: 1 });
+    rig.world.runFor(60 * US_PER_S);
+    expect(rig.pump.engine.pulses().bolusFast).toBe(20);
+    expect(rig.pump.engine.activeBolus).toBeUndefined();
+    const st = rig.status(patient);
+    expect(st?.therapyControlState).toBe('run');
+    expect(st?.operationalState).toBe('ready');
+  });
+
+  it('a patient writing a basal template is refused: insufficient role, nothing changes', () => {
+    const { rig, patient } = running();
+    const r = rig.ccp(patient, { op: 'writeBasalRateProfileTemplate', endTransaction: true, templateNumber: 1, firstTimeBlockIndex: 1, blocks: [{ durationMinutes: 1440, valueMilli: 1_500 }] });
+    expect(r.status).toBe(RESPONSE_STATUS.insufficientRole);
+    expect(r.response).toBeUndefined();
+    expect(rig.pump.port.basalTemplate(1)).toBe(800);
+    expect(rig.pump.engine.basalRateMilliUnitsPerHour).toBe(800);
+  });
+
+  it('a bolus above max bolus is answered parameter out of range (0x73), whatever the role', () => {
+    const { rig, patient } = running();
+    const raw = rig.request(patient, IDS_COMMANDS.ccp.id, encodeCcpRequest(bolus(12_000)));
+    expect(raw.ok && raw.status).toBe(RESPONSE_STATUS.ok);
+    // Response Code indication: op 0x0F55 ‖ request op 0x114B ‖ code.
+    expect(raw.ok ? [...raw.payload] : []).toEqual([0x55, 0x0f, 0x4b, 0x11, 0x73]);
+    expect(CCP_RESPONSE_CODE.codes.parameterOutOfRange).toBe(0x73);
+    rig.world.runFor(30 * US_PER_S);
+    expect(rig.pump.engine.pulses().bolusFast).toBe(0);
+  });
+
+  it('the emergency role (break-glass) stops therapy with ids.stop and may not use ids.ccp', () => {
+    const { rig, hangUp } = running();
+    hangUp(); // one connection at a time
+    const doctor = rig.phone('er-doctor', '33:44:55:66:77:88');
+    const c = rig.connect(doctor);
+    const notAfterS = Math.floor(rig.world.nowUs / US_PER_S) + 3_600;
+    const s = doctor.openBreakGlass(c, rig.manufacturer.issueBreakGlassCode(PUMP_SERIAL, 1, notAfterS), 1, notAfterS);
+    const opened = rig.settle<string>((done) => {
+      const off = s.on((e) => {
+        if (e.type === 'open' || e.type === 'closed') {
+          off();
+          done(e.type === 'open' ? e.role : 'closed');
+        }
+      });
+    });
+    expect(opened).toBe('emergency');
+    const ccp = rig.request(s, IDS_COMMANDS.ccp.id, encodeCcpRequest({ op: 'setTherapyControlState', state: 'run' }));
+    expect(ccp.ok && ccp.status).toBe(RESPONSE_STATUS.insufficientRole);
+    const stop = rig.request(s, IDS_COMMANDS.stop.id);
+    expect(stop.ok && stop.status).toBe(RESPONSE_STATUS.ok);
+    expect(rig.pump.therapy.status().therapyControlState).toBe('stop');
+    expect(rig.pump.engine.state).toBe('stopped');
+    // A Run smuggled inside ids.stop is refused.
+    const smuggled = rig.request(s, IDS_COMMANDS.stop.id, encodeCcpRequest({ op: 'setTherapyControlState', state: 'run' }));
+    expect(smuggled.ok && smuggled.status).toBe(RESPONSE_STATUS.insufficientRole);
+  });
+
+  it('a long press of Stop on the pump stops therapy', () => {
+    const { rig } = running();
+    rig.board.buttons.hold('stop', 2_500);
+    rig.world.runFor(3 * US_PER_S);
+    expect(rig.pump.therapy.status().therapyControlState).toBe('stop');
+    expect(rig.pump.engine.state).toBe('stopped');
+  });
+
+  it('an occlusion stops delivery and raises the Occlusion annunciation', () => {
+    const { rig } = running();
+    rig.pump.motor.injectOcclusion();
+    rig.world.runFor(20 * 60 * US_PER_S);
+    expect(rig.pump.engine.state).toBe('stopped');
+    expect(rig.pump.therapy.status()).toMatchObject({ therapyControlState: 'stop', operationalState: 'waiting', primed: false });
+    expect(rig.pump.annunciations.current()?.type).toBe('occlusionDetected');
+  });
+});

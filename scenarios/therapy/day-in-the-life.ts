@@ -376,7 +376,7 @@ export function formatDayReport(r: DayReport): string {
     `  basal + TBR    ${u(r.programmed.basalMilliUnits).padStart(10)}  ${u(r.delivered.basalMilliUnits).padStart(10)}`,
     `  boluses        ${u(r.programmed.bolusMilliUnits).padStart(10)}  ${u(r.delivered.bolusMilliUnits).padStart(10)}`,
     `  reservoir left ${u(r.rig.pump.engine.reservoirRemainingMilliUnits())}`,
-    `annunciations raised: ${r.annunciations.length === 0 ? 'none' : ''}`,
+    r.annunciations.length === 0 ? 'annunciations raised: none' : 'annunciations raised:',
     ...r.annunciations.map((a) => `  ${a}`),
     `status polls over the encrypted session: ${r.polls} (${r.pollFailures} failed)`,
     `bolus above max bolus answered IDS response code 0x${(r.maxBolusRefusedCode ?? 0).toString(16)} (parameter out of range = 0x73)`,

@@ -308,7 +308,12 @@ export class DeviceSession {
    */
   private onHello(hello: SessionHello): void {
     const lockout = this.deps.lockout.status();
-    const bond = this.deps.bonds.find(hello.clientId);
+    const found = this.deps.bonds.find(hello.clientId);
+    // A clinician or service bond lives only as long as its role credential (§3.2, §5.1): once
+    // the credential has expired the bond proves nothing, exactly like an unknown client id.
+    const expired = found !== undefined && found.credentialNotAfterS > 0 && this.deps.clockS() > found.credentialNotAfterS;
+    const bond = expired ? undefined : found;
+    if (expired) this.trace('session.credential-expired', { notAfterS: found.credentialNotAfterS });
     const standIn = bond === undefined ? this.draw(16) : undefined;
     const ltk = bond?.ltk ?? standIn;
     const pc = ltk === undefined ? undefined : this.prepareHandshake(ltk, hello.nc, hello.clientId);

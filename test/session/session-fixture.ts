@@ -107,7 +107,7 @@ export interface WireEvent {
 
 export interface SessionFixtureOptions {
   readonly seed?: string;
-  readonly bonds?: readonly (typeof PATIENT)[];
+  readonly bonds?: readonly ((typeof PATIENT) & { readonly credentialNotAfterS?: number })[];
   readonly deps?: Partial<DeviceSessionDeps>;
   /** Change or drop a message in flight; return undefined to pass it on. */
   readonly intercept?: (from: 'phone' | 'device', m: Uint8Array) => Uint8Array | 'drop' | undefined;
@@ -136,7 +136,7 @@ export function sessionFixture(opts: SessionFixtureOptions = {}) {
   const audit: AuditEntry[] = [];
   const calls: CommandCall[] = [];
   const alarms: string[] = [];
-  const bondList: Bond[] = (opts.bonds ?? [PATIENT, CLINICIAN, SERVICE]).map((b) => ({ ...b, createdUs: 0, credentialNotAfterS: 0 }));
+  const bondList: Bond[] = (opts.bonds ?? [PATIENT, CLINICIAN, SERVICE]).map((b) => ({ createdUs: 0, credentialNotAfterS: 0, ...b }));
   const bonds: BondLookup = { find: (id) => bondList.find((b) => Buffer.from(b.clientId).equals(Buffer.from(id))) };
   const cost: CostContext = { ledger: board.ledger, costs: board.costs, aes: opts.aes ?? 'ltc' };
   let intercept = opts.intercept;

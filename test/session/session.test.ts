@@ -335,6 +335,22 @@ describe('authorization and handshake failures (docs/protocol.md §5.4, §6, §8
     expect(fx.audit.map((a) => a.event)).toEqual([SESSION_AUDIT.proofFailed]);
   });
 
+  it('treats a clinician bond whose credential expired as unknown: 0x02, and its role is never granted', () => {
+    const fx = sessionFixture({ bonds: [{ ...CLINICIAN, credentialNotAfterS: CLOCK_BASE_S + 10 }] });
+    const early = fx.open(CLINICIAN);
+    fx.run();
+    expect(early.state).toBe('open');
+    early.close();
+    fx.run();
+    fx.world.runFor(11_000_000); // the device clock passes the credential's not-after
+    fx.reconnect();
+    const late = fx.open(CLINICIAN);
+    fx.run();
+    expect(late.state).toBe('closed');
+    expect(late.failure).toEqual({ code: 'session-failed', reason: 0x02 });
+    expect(fx.world.trace.filter({ kind: 'session.credential-expired' })).toHaveLength(1);
+  });
+
   it('refuses a client with the wrong LTK (the client sees 0x02)', () => {
     const fx = sessionFixture();
     const s = fx.open({ ...PATIENT, ltk: hex('ff'.repeat(16)) });

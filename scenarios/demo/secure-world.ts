@@ -47,6 +47,19 @@ export interface SecureRig {
   close(): void;
 }
 
+/** A phone running the medtwin app on the simulated air, its entropy and client id seeded from its name. */
+export function simPhone(o: { world: World; air: Air; seed: string; name: string; address: string; manufacturerRootPublicKey: Uint8Array }): Phone {
+  return new Phone({
+    name: o.name,
+    radio: new SimCentral({ air: o.air, name: o.name, address: { address: o.address, random: false } }),
+    alarm: o.world.alarm(),
+    trace: o.world.trace,
+    rng: new Rng(`${o.seed}\u0000${o.name}`),
+    clientId: new Rng(`client-id\u0000${o.name}`).bytes(16),
+    manufacturerRootPublicKey: o.manufacturerRootPublicKey,
+  });
+}
+
 export function secureWorld(opts: SecureWorldOptions = {}): SecureRig {
   const seed = opts.seed ?? 'secure-e2e';
   const world = new World({ seed });
@@ -81,16 +94,7 @@ export function secureWorld(opts: SecureWorldOptions = {}): SecureRig {
     onSecurityAlarm: (r) => securityAlarms.push(r),
   });
 
-  function settle<T>(start: (done: (r: T) => void) => void, maxUs = 120_000_000): T {
-    let out: { v: T } | undefined;
-    start((r) => (out = { v: r }));
-    const deadline = world.nowUs + maxUs;
-    while (out === undefined && world.nowUs <= deadline && world.scheduler.step()) {
-      // one event at a time until the completion arrives
-    }
-    if (out === undefined) throw new MedtwinError('scenario.stalled', `no completion within ${maxUs / 1e6} virtual s`);
-    return out.v;
-  }
+  const settle = <T>(start: (done: (r: T) => void) => void, maxUs?: number): T => world.settle(start, maxUs);
 
   return {
     world,
@@ -103,15 +107,7 @@ export function secureWorld(opts: SecureWorldOptions = {}): SecureRig {
     securityAlarms,
     settle,
     phone: (name, address) =>
-      new Phone({
-        name,
-        radio: new SimCentral({ air, name, address: { address, random: false } }),
-        alarm: world.alarm(),
-        trace: world.trace,
-        rng: new Rng(`${seed}\u0000${name}`),
-        clientId: new Rng(`client-id\u0000${name}`).bytes(16),
-        manufacturerRootPublicKey: manufacturer.rootPublicKey,
-      }),
+      simPhone({ world, air, seed, name, address, manufacturerRootPublicKey: manufacturer.rootPublicKey }),
     connect: (phone) => {
       const r = settle<ConnectResult>((d) => phone.connect(PUMP_ADDRESS, CONN, d));
       if (!r.ok) throw new MedtwinError('scenario.connect', `${r.code}: ${r.detail}`);

@@ -11,7 +11,7 @@ import { projectBatteryLife, type BatteryLifeProjection } from '../../hal/kw31z/
 import type { LedgerSummary } from '../../hal/kw31z/ledger.ts';
 import type { BdAddress, ConnectionParams } from '../../hal/radio.ts';
 import type { PairResult } from '../../src/client/pairing-client.ts';
-import { Phone, type ConnectResult, type PhoneConnection } from '../../src/client/phone.ts';
+import type { ConnectResult, Phone, PhoneConnection } from '../../src/client/phone.ts';
 import type { ClientResponse, ClientSession } from '../../src/client/session-client.ts';
 import type { BudgetReport } from '../../src/crypto/index.ts';
 import { MedtwinError } from '../../src/errors.ts';
@@ -19,7 +19,7 @@ import { provisionDevice } from '../../src/session/identity.ts';
 import { Manufacturer } from '../../src/session/manufacturer.ts';
 import type { Role } from '../../src/session/roles.ts';
 import { Air } from '../../src/sim/air/air.ts';
-import { SimCentral } from '../../src/sim/air/central.ts';
+import { simPhone } from '../demo/secure-world.ts';
 import { Rng } from '../../src/sim/random.ts';
 import { US_PER_S } from '../../src/sim/scheduler.ts';
 import { World } from '../../src/sim/world.ts';
@@ -80,16 +80,7 @@ export function pumpRig(opts: PumpRigOptions = {}): PumpRig {
   const pairingBudgets: BudgetReport[] = [];
   const pump = createInsulinPump({ world, board, serial: PUMP_SERIAL, onPairingBudget: (r) => pairingBudgets.push(r) });
 
-  function settle<T>(start: (done: (r: T) => void) => void, maxUs = 120_000_000): T {
-    let out: { v: T } | undefined;
-    start((r) => (out = { v: r }));
-    const deadline = world.nowUs + maxUs;
-    while (out === undefined && world.nowUs <= deadline && world.scheduler.step()) {
-      // one event at a time until the completion arrives
-    }
-    if (out === undefined) throw new MedtwinError('scenario.stalled', `no completion within ${maxUs / 1e6} virtual s`);
-    return out.v;
-  }
+  const settle = <T>(start: (done: (r: T) => void) => void, maxUs?: number): T => world.settle(start, maxUs);
   const clientIdOf = (name: string): Uint8Array => new Rng(`client-id\u0000${name}`).bytes(16);
   const request = (s: ClientSession, command: number, payload?: Uint8Array): ClientResponse => settle<ClientResponse>((d) => s.request(command, payload, d));
 
@@ -103,15 +94,7 @@ export function pumpRig(opts: PumpRigOptions = {}): PumpRig {
     clientIdOf,
     settle,
     phone: (name, address) =>
-      new Phone({
-        name,
-        radio: new SimCentral({ air, name, address: { address, random: false } }),
-        alarm: world.alarm(),
-        trace: world.trace,
-        rng: new Rng(`${seed}\u0000${name}`),
-        clientId: clientIdOf(name),
-        manufacturerRootPublicKey: manufacturer.rootPublicKey,
-      }),
+      simPhone({ world, air, seed, name, address, manufacturerRootPublicKey: manufacturer.rootPublicKey }),
     connect: (phone) => {
       const r = settle<ConnectResult>((d) => phone.connect(PUMP_ADDR, PUMP_CONN, d));
       if (!r.ok) throw new MedtwinError('scenario.connect', `${r.code}: ${r.detail}`);

@@ -51,6 +51,22 @@ export class World {
   }
 
   /**
+   * Start a split-phase operation and run the world event by event until its callback fires;
+   * return what it got. For scenarios and tests that script a story step by step. A coded
+   * error (`sim.stalled`) if nothing completes within `maxUs` of virtual time.
+   */
+  settle<T>(start: (done: (result: T) => void) => void, maxUs = 120_000_000): T {
+    let out: { v: T } | undefined;
+    start((r) => (out = { v: r }));
+    const deadline = this.scheduler.nowUs + maxUs;
+    while (out === undefined && this.scheduler.nowUs <= deadline && this.scheduler.step()) {
+      // one event at a time until the completion arrives
+    }
+    if (out === undefined) throw new MedtwinError('sim.stalled', `no completion within ${maxUs / 1e6} virtual s`);
+    return out.v;
+  }
+
+  /**
    * Advance virtual time to `untilUs`, either as fast as possible or in step with the wall
    * clock (demo rigs, real BLE stacks in the loop). `speed` > 1 runs real time faster.
    */

@@ -39,3 +39,15 @@ describe('World pacing', () => {
     await expect(new World().run(1_000, 'realtime', 0)).rejects.toMatchObject({ code: 'sim.speed' });
   });
 });
+
+describe('World.settle', () => {
+  it('runs event by event until the callback fires and returns its value; a coded error when nothing completes', () => {
+    const world = new World();
+    const alarm = world.alarm();
+    alarm.setAlarm(5_000_000, () => {}); // a later event that must not run
+    expect(world.settle<string>((done) => alarm.setAlarm(2_000, () => done('fired')))).toBe('fired');
+    expect(world.nowUs).toBe(2_000);
+    expect(world.scheduler.pending).toBe(1);
+    expect(() => world.settle<void>(() => {}, 1_000_000)).toThrow(expect.objectContaining({ code: 'sim.stalled' }));
+  });
+});

@@ -12,6 +12,12 @@ export interface CpuMeter {
   /** CPU cycles charged so far on this device (all activities). */
   cyclesNow(): number;
   readonly cpuClockHz: number;
+  /**
+   * When the CPU is free again (device µs): one core runs one computation at a time, so a
+   * computation started while another is still "running" is delivered after it. Kept here,
+   * on the device's one meter (ledgerCpuMeter returns the same meter for the same ledger).
+   */
+  busyUntilUs?: number;
 }
 
 /**
@@ -34,10 +40,21 @@ export function afterCpu<T>(
     result = { ok: false, error };
   }
   const cpuUs = Math.ceil(((meter.cyclesNow() - before) * 1_000_000) / meter.cpuClockHz);
-  alarm.setAlarm(cpuUs, () => (result.ok ? done(result.value, cpuUs) : failed(result.error, cpuUs)));
+  const now = alarm.nowUs();
+  const startUs = Math.max(now, meter.busyUntilUs ?? 0);
+  meter.busyUntilUs = startUs + cpuUs;
+  alarm.setAlarm(startUs - now + cpuUs, () => (result.ok ? done(result.value, cpuUs) : failed(result.error, cpuUs)));
 }
 
-/** A CpuMeter over any ledger with summary() and a cost table (Kw31zLedger fits). */
-export function ledgerCpuMeter(ledger: { summary(): { cpuCycles: number }; costs: { cpuClockHz: { value: number } } }): CpuMeter {
-  return { cyclesNow: () => ledger.summary().cpuCycles, cpuClockHz: ledger.costs.cpuClockHz.value };
+type MeteredLedgerLike = { summary(): { cpuCycles: number }; costs: { cpuClockHz: { value: number } } };
+const METERS = new WeakMap<MeteredLedgerLike, CpuMeter>();
+
+/** The CpuMeter of a device's ledger (Kw31zLedger fits): the same one every time, so its CPU is shared. */
+export function ledgerCpuMeter(ledger: MeteredLedgerLike): CpuMeter {
+  let m = METERS.get(ledger);
+  if (m === undefined) {
+    m = { cyclesNow: () => ledger.summary().cpuCycles, cpuClockHz: ledger.costs.cpuClockHz.value };
+    METERS.set(ledger, m);
+  }
+  return m;
 }

@@ -61,6 +61,25 @@ describe('afterCpu', () => {
     expect(done).toEqual([['dhkey', 937_500, 937_500]]);
   });
 
+  it('runs one computation at a time on a device: a second started meanwhile is delivered after the first', () => {
+    const world = new World();
+    let cycles = 0;
+    const meter: CpuMeter = { cyclesNow: () => cycles, cpuClockHz: 48_000_000 };
+    const done: Array<[string, number]> = [];
+    const burn = (name: string, n: number) =>
+      afterCpu(world.alarm(), meter, () => ((cycles += n), name), (v) => done.push([v, world.nowUs]), () => {});
+    burn('keygen', 48_000_000); // 1 s
+    burn('ecdh', 24_000_000); // 0.5 s, queued behind the keygen
+    world.runFor(5_000_000);
+    burn('cmac', 48_000); // 1 ms, on an idle CPU again
+    world.runFor(1_000_000);
+    expect(done).toEqual([
+      ['keygen', 1_000_000],
+      ['ecdh', 1_500_000],
+      ['cmac', 5_001_000],
+    ]);
+  });
+
   it('delivers a thrown error as failed, never out of the call', () => {
     const world = new World();
     const seen: string[] = [];

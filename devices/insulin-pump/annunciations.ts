@@ -12,39 +12,21 @@
 
 import type { Alarm, AlarmId } from '../../hal/alarm.ts';
 import type { RecordStore, RecordStoreErrorCode } from '../../src/storage/record-store.ts';
+import { ANNUNCIATION_STATUS, ANNUNCIATION_TYPE } from './ids/enums.ts';
 import { STORE_KEYS } from '../../src/firmware/store-keys.ts';
 
-/** IDS Annunciation Type values (ids.md §5, §4.3.3.1). */
-export const ANNUNCIATION_TYPES = {
-  systemIssue: 0x000f,
-  mechanicalIssue: 0x0033,
-  occlusionDetected: 0x003c,
-  reservoirIssue: 0x0055,
-  reservoirEmpty: 0x005a,
-  reservoirLow: 0x0066,
-  primingIssue: 0x0069,
-  infusionSetIncomplete: 0x0096,
-  infusionSetDetached: 0x0099,
-  powerSourceInsufficient: 0x00a5,
-  batteryEmpty: 0x00aa,
-  batteryLow: 0x00c3,
-  batteryMedium: 0x00cc,
-  batteryFull: 0x00f0,
-  temperatureOutOfRange: 0x00ff,
-  airPressureOutOfRange: 0x0303,
-  bolusCanceled: 0x030c,
-  tbrOver: 0x0330,
-  tbrCanceled: 0x033f,
-  maxDelivery: 0x0356,
-  dateTimeIssue: 0x0359,
-  temperature: 0x0365,
-} as const;
+/** IDS Annunciation Type values (ids.md §5, §4.3.3.1): the codec's table, not a second copy. */
+export const ANNUNCIATION_TYPES = ANNUNCIATION_TYPE.codes;
 
 export type AnnunciationType = keyof typeof ANNUNCIATION_TYPES;
 export type AnnunciationStatus = 'pending' | 'snoozed' | 'confirmed';
 
-/** IDS Annunciation Status values (ids.md §5, §4.3.5). */
-export const ANNUNCIATION_STATUS_CODES: Readonly<Record<AnnunciationStatus, number>> = { pending: 0x33, snoozed: 0x3c, confirmed: 0x55 };
+/** IDS Annunciation Status values (ids.md §5, §4.3.5), from the codec's table. */
+export const ANNUNCIATION_STATUS_CODES: Readonly<Record<AnnunciationStatus, number>> = {
+  pending: ANNUNCIATION_STATUS.codes.pending,
+  snoozed: ANNUNCIATION_STATUS.codes.snoozed,
+  confirmed: ANNUNCIATION_STATUS.codes.confirmed,
+};
 
 /**
  * Which one IDD Annunciation Status shows when several are active (§3.4 leaves the choice to the
@@ -83,7 +65,7 @@ export const MAX_ACTIVE_ANNUNCIATIONS = ANNUNCIATION_PRIORITY.length;
 export const MAX_AUX_INFO = 5;
 export const ANNUNCIATIONS_RECORD_VERSION = 1;
 
-const BY_CODE = new Map<number, AnnunciationType>(Object.entries(ANNUNCIATION_TYPES).map(([n, c]) => [c, n as AnnunciationType]));
+const BY_CODE = ANNUNCIATION_TYPE.byCode;
 
 export interface Annunciation {
   readonly instanceId: number;

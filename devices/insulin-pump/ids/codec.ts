@@ -617,3 +617,10 @@ export function defsByName(defs: readonly MessageDef[]): ReadonlyMap<string, Mes
   return new Map(defs.map((d) => [d.name, d]));
 }
 
+/** The layout named `name` in a defsByName map; a name not in it is our own bug (RangeError). */
+export function defNamed(m: ReadonlyMap<string, MessageDef>, name: string): MessageDef {
+  const d = m.get(name);
+  if (d === undefined) throw new RangeError(`${name} is not a message here`);
+  return d;
+}
+

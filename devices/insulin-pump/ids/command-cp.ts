@@ -7,6 +7,7 @@
 
 import {
   decodeOp16,
+  defNamed,
   defsByName,
   defsByOp,
   encodeOp16,
@@ -362,26 +363,20 @@ export const CCP_REQUEST_OPS: readonly CcpRequest['op'][] = REQUESTS.map((d) => 
 export const CCP_RESPONSE_OPS: readonly CcpResponse['op'][] = RESPONSES.map((d) => d.name as CcpResponse['op']);
 export const COMMAND_DATA_OPS: readonly CommandData['op'][] = COMMAND_DATA.map((d) => d.name as CommandData['op']);
 
-function byName(m: ReadonlyMap<string, MessageDef>, name: string): MessageDef {
-  const d = m.get(name);
-  if (d === undefined) throw new RangeError(`${name} is not a message here`);
-  return d;
-}
-
 // ─── public API ────────────────────────────────────────────────────────────────────────────
 
 /** A CCP write: `Op Code u16 | Operand [| Counter | CRC]` (E2E fields when `e2eCounter` is given). Throws RangeError on a bad value. */
-export const encodeCcpRequest = (m: CcpRequest, e2eCounter?: number): Uint8Array => encodeOp16(byName(REQUEST_BY_NAME, m.op), m as unknown as Value, e2eCounter);
+export const encodeCcpRequest = (m: CcpRequest, e2eCounter?: number): Uint8Array => encodeOp16(defNamed(REQUEST_BY_NAME, m.op), m as unknown as Value, e2eCounter);
 /**
  * Decode a CCP write. Failures carry `opCode` when it was read and `responseCode` (0x70 / 0x71) for the
  * Response Code indication to send; 'prohibited' is not answered; 'crc' / 'counter' are ATT errors 0x81 / 0x82.
  */
 export const decodeCcpRequest = (bytes: Uint8Array, framing?: Framing): IdsResult<CcpRequest> => decodeOp16<CcpRequest>(bytes, framing, REQUEST_SET);
 
-export const encodeCcpResponse = (m: CcpResponse, e2eCounter?: number): Uint8Array => encodeOp16(byName(RESPONSE_BY_NAME, m.op), m as unknown as Value, e2eCounter);
+export const encodeCcpResponse = (m: CcpResponse, e2eCounter?: number): Uint8Array => encodeOp16(defNamed(RESPONSE_BY_NAME, m.op), m as unknown as Value, e2eCounter);
 export const decodeCcpResponse = (bytes: Uint8Array, framing?: Framing): IdsResult<CcpResponse> => decodeOp16<CcpResponse>(bytes, framing, RESPONSE_SET);
 
-export const encodeCommandData = (m: CommandData, e2eCounter?: number): Uint8Array => encodeOp16(byName(COMMAND_DATA_BY_NAME, m.op), m as unknown as Value, e2eCounter);
+export const encodeCommandData = (m: CommandData, e2eCounter?: number): Uint8Array => encodeOp16(defNamed(COMMAND_DATA_BY_NAME, m.op), m as unknown as Value, e2eCounter);
 export const decodeCommandData = (bytes: Uint8Array, framing?: Framing): IdsResult<CommandData> => decodeOp16<CommandData>(bytes, framing, COMMAND_DATA_SET);
 
 /** The generic CCP Response Code indication for a request op code. */

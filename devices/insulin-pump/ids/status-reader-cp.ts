@@ -4,7 +4,7 @@
 // Amounts are integer milli-units (0.001 IU, 0.001 IU/h; a relative TBR factor × 1000). SFLOAT fields prefer
 // exponent −1 (0.1 IU steps, as ids.md §9 encodes amounts); FLOAT fields (Get Delivered Insulin) exponent −2.
 
-import { decodeOp16, defsByName, defsByOp, encodeOp16, type Field, type Framing, type MessageDef, type OpSet, type Value } from './codec.ts';
+import { decodeOp16, defNamed, defsByName, defsByOp, encodeOp16, type Field, type Framing, type MessageDef, type OpSet, type Value } from './codec.ts';
 import {
   BOLUS_ACTIVATION_TYPE,
   BOLUS_TYPE,
@@ -172,14 +172,8 @@ export const SRCP_LAYOUTS = { requests: REQUESTS, responses: RESPONSES } as cons
 export const SRCP_REQUEST_OPS: readonly SrcpRequest['op'][] = REQUESTS.map((d) => d.name as SrcpRequest['op']);
 export const SRCP_RESPONSE_OPS: readonly SrcpResponse['op'][] = RESPONSES.map((d) => d.name as SrcpResponse['op']);
 
-function byName(m: ReadonlyMap<string, MessageDef>, name: string): MessageDef {
-  const d = m.get(name);
-  if (d === undefined) throw new RangeError(`${name} is not a message here`);
-  return d;
-}
-
 /** An SRCP write (E2E fields when `e2eCounter` is given). Throws RangeError on a bad value. */
-export const encodeSrcpRequest = (m: SrcpRequest, e2eCounter?: number): Uint8Array => encodeOp16(byName(REQUEST_BY_NAME, m.op), m as unknown as Value, e2eCounter);
+export const encodeSrcpRequest = (m: SrcpRequest, e2eCounter?: number): Uint8Array => encodeOp16(defNamed(REQUEST_BY_NAME, m.op), m as unknown as Value, e2eCounter);
 
 /**
  * Decode an SRCP write. Reset Status flags keep only bits 0–7 (RFU bits are read as 0, §1.3). Failures carry
@@ -187,7 +181,7 @@ export const encodeSrcpRequest = (m: SrcpRequest, e2eCounter?: number): Uint8Arr
  */
 export const decodeSrcpRequest = (bytes: Uint8Array, framing?: Framing): IdsResult<SrcpRequest> => decodeOp16<SrcpRequest>(bytes, framing, REQUEST_SET);
 
-export const encodeSrcpResponse = (m: SrcpResponse, e2eCounter?: number): Uint8Array => encodeOp16(byName(RESPONSE_BY_NAME, m.op), m as unknown as Value, e2eCounter);
+export const encodeSrcpResponse = (m: SrcpResponse, e2eCounter?: number): Uint8Array => encodeOp16(defNamed(RESPONSE_BY_NAME, m.op), m as unknown as Value, e2eCounter);
 export const decodeSrcpResponse = (bytes: Uint8Array, framing?: Framing): IdsResult<SrcpResponse> => decodeOp16<SrcpResponse>(bytes, framing, RESPONSE_SET);
 
 /** The generic SRCP Response Code indication for a request op code. */

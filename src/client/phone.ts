@@ -7,6 +7,7 @@
 import type { Alarm } from '../../hal/alarm.ts';
 import type { BdAddress, CentralRadio, ConnectionParams } from '../../hal/radio.ts';
 import { CentralHost } from '../ble/central-host.ts';
+import { NO_TRACE } from '../ble/trace-sink.ts';
 import type { HostLink } from '../ble/host.ts';
 import type { DeviceType } from '../session/identity.ts';
 import type { MessageLink } from '../session/link.ts';
@@ -54,7 +55,7 @@ export class Phone {
   readonly bonds = new Map<string, ClientBond>();
 
   constructor(private readonly opts: PhoneOptions) {
-    this.host = new CentralHost({ env: { alarm: opts.alarm, device: opts.name, ...(opts.trace ? { trace: opts.trace } : {}) } as never, radio: opts.radio });
+    this.host = new CentralHost({ env: { alarm: opts.alarm, device: opts.name, trace: opts.trace ?? NO_TRACE }, radio: opts.radio });
   }
 
   /** Connect, then open the secure channel (MTU, discovery, identity, subscribe). */

@@ -15,6 +15,7 @@ import type { Buttons, Display } from '../../hal/ui.ts';
 import type { AdvertisingData } from '../ble/advertising.ts';
 import { buildGattDb, type ServiceDef } from '../ble/gatt-db.ts';
 import { GattServer } from '../ble/gatt-server.ts';
+import { NO_TRACE } from '../ble/trace-sink.ts';
 import { PeripheralHost } from '../ble/peripheral-host.ts';
 import { BatteryService } from '../ble/services/battery.ts';
 import { deviceInformationService, type DeviceModel } from '../ble/services/device-information.ts';
@@ -132,7 +133,7 @@ export class SecureDevice {
     sink(AUDIT_EVENTS.boot, undefined, new Uint8Array(0));
     this.lockout = new Lockout({ store: this.store, alarm: hal.alarm, audit: sink });
     this.bonds = BondStore.open({ store: this.store, storageKey: this.identity.storageKey, entropy: hal.entropy, cost: this.cost });
-    const meter = ledgerCpuMeter(hal.ledger as never);
+    const meter = ledgerCpuMeter(hal.ledger);
     this.keys = new EphemeralKeys({ alarm: hal.alarm, meter, cost: this.cost, entropy: hal.entropy, identityPrivateKey: this.identity.identityPrivateKey, ledger: hal.ledger });
     this.keys.prepare();
     this.emergency = new EmergencyOverride({ alarm: hal.alarm, therapy: { stop: (source) => void opts.therapy.stop(source) }, audit: sink });
@@ -149,8 +150,7 @@ export class SecureDevice {
     ]);
     this.server = new GattServer({ db });
     this.battery.attach(this.server);
-    const env = { alarm: hal.alarm, device, ...(opts.trace ? { trace: opts.trace } : {}) };
-    this.host = new PeripheralHost({ env: env as never, radio: hal.radio, server: this.server });
+    this.host = new PeripheralHost({ env: { alarm: hal.alarm, device, trace: opts.trace ?? NO_TRACE }, radio: hal.radio, server: this.server });
     this.host.onConnect((hostLink) => this.connected(hostLink.connection.handle, () => hostLink.att.mtu));
     this.host.onDisconnect((conn) => this.disconnected(conn));
     hal.buttons.setClient({
@@ -213,7 +213,7 @@ export class SecureDevice {
         entropy: hal.entropy,
         display: hal.display,
         cost: this.cost,
-        meter: ledgerCpuMeter(hal.ledger as never),
+        meter: ledgerCpuMeter(hal.ledger),
         ledger: hal.ledger,
         clockS,
         // One at a time: no pairing while this connection holds a session.

@@ -110,19 +110,8 @@ export function bleDevices(opts: BleDevicesOptions = {}) {
     ...(opts.clientRxMtu !== undefined ? { rxMtu: opts.clientRxMtu } : {}),
   });
 
-  /** Run the world event by event until `start`'s callback fires (at most `maxUs` of virtual time). */
-  function settle<T>(start: (done: (r: T) => void) => void, maxUs = 120_000_000): T {
-    let out: { v: T } | undefined;
-    start((r) => {
-      out = { v: r };
-    });
-    const deadline = world.nowUs + maxUs;
-    while (out === undefined && world.nowUs <= deadline && world.scheduler.step()) {
-      // step until the completion arrives
-    }
-    if (out === undefined) throw new Error(`fixture: no completion within ${maxUs} µs`);
-    return out.v;
-  }
+  /** Run the world event by event until `start`'s callback fires (World.settle). */
+  const settle = <T>(start: (done: (r: T) => void) => void, maxUs?: number): T => world.settle(start, maxUs);
 
   /** Advertise (flags, 0x183A-free test data, name), connect, return both links. */
   function connect(params: ConnectionParams = CONN_30MS): { phoneLink: HostLink; pumpLink: HostLink } {

@@ -5,6 +5,8 @@ import { AUDIT_EVENTS, verifyAuditChain } from '../../src/firmware/audit-log.ts'
 import { GENERIC_COMMANDS } from '../../src/session/commands.ts';
 import { sha256 } from '../../src/crypto/index.ts';
 import { Rng } from '../../src/sim/random.ts';
+import { Phone } from '../../src/client/phone.ts';
+import { SimCentral } from '../../src/sim/air/central.ts';
 import { SERIAL, secureRig, type SecureRig } from './secure-fixture.ts';
 
 const ascii = (b: Uint8Array) => Buffer.from(b).toString('latin1');
@@ -132,6 +134,23 @@ describe('the secure firmware end to end over the air (GATT, pairing, sessions)'
     expect((audit as { payload: Uint8Array }).payload[0]).toBe(3);
     // Privileged pairing verifies the credential on the chip: ECDSA verify + ECDH ≈ 2.5 s, within its budget.
     expect(rig.pairingBudgets.map((b) => [b.budget, b.ok])).toEqual([['pairing CPU (clinician, service)', true]]);
+  });
+
+  it('a phone app built without a trace still runs its BLE host (the stack gets a silent sink)', () => {
+    const rig = secureRig('secure-e2e-4');
+    rig.world.runFor(3_000_000);
+    const quiet = new Phone({
+      name: 'quiet',
+      radio: new SimCentral({ air: rig.air, name: 'quiet', address: { address: '33:33:33:33:33:33', random: false } }),
+      alarm: rig.world.alarm(),
+      rng: new Rng('quiet'),
+      clientId: new Rng('client-id\u0000quiet').bytes(16),
+      manufacturerRootPublicKey: rig.manufacturer.rootPublicKey,
+    });
+    const c = rig.connect(quiet);
+    expect(ascii(c.certificate.subarray(2, 10))).toBe(SERIAL);
+    expect(rig.world.trace.filter({ device: 'quiet', layer: 'att' })).toEqual([]);
+    expect(rig.world.trace.filter({ device: 'pump', layer: 'att' }).length).toBeGreaterThan(5);
   });
 
   it('refuses a wrong passkey with its code, counts it, and stops therapy on a long press whatever the state', () => {

@@ -10,7 +10,7 @@ import type { LedgerSummary } from '../../hal/kw31z/ledger.ts';
 import type { BdAddress } from '../../hal/radio.ts';
 import { MedtwinError } from '../../src/errors.ts';
 import { Air } from '../../src/sim/air/air.ts';
-import { SimCentral } from '../../src/sim/air/central.ts';
+import { defaultSupervisionTimeoutUs, SimCentral } from '../../src/sim/air/central.ts';
 import { US_PER_MS, US_PER_S } from '../../src/sim/scheduler.ts';
 import { World } from '../../src/sim/world.ts';
 
@@ -62,7 +62,7 @@ export function runDutyCycle(opts: DutyCycleOptions): DutyCycleResult {
   if (opts.connSeconds > 0) {
     const phone = new SimCentral({ air, name: 'phone', address: PHONE });
     const intervalUs = Math.round(opts.connIntervalMs * US_PER_MS);
-    const supervisionTimeoutUs = Math.max(1_000_000, Math.ceil((intervalUs * 6) / 10_000) * 10_000);
+    const supervisionTimeoutUs = defaultSupervisionTimeoutUs(intervalUs);
     const c = phone.connect(board.radio.address, { intervalUs, latency: 0, supervisionTimeoutUs });
     if (!c.ok) throw new MedtwinError('energy.config', `connection: ${c.detail ?? c.code}`);
     const deadline = world.nowUs + Math.round(opts.advIntervalMs * US_PER_MS) + 20 * US_PER_MS;

@@ -10,7 +10,7 @@ import type { LedgerSummary } from '../../hal/kw31z/ledger.ts';
 import type { BdAddress, Connection } from '../../hal/radio.ts';
 import { MedtwinError } from '../../src/errors.ts';
 import { Air } from '../../src/sim/air/air.ts';
-import { SimCentral } from '../../src/sim/air/central.ts';
+import { defaultSupervisionTimeoutUs, SimCentral } from '../../src/sim/air/central.ts';
 import { capturePcap, type PcapCapture } from '../../src/sim/capture/pcap-file.ts';
 import { US_PER_MS, US_PER_S } from '../../src/sim/scheduler.ts';
 import { World } from '../../src/sim/world.ts';
@@ -174,8 +174,7 @@ export function runFirstContact(opts: FirstContactOptions = {}): FirstContactRes
         if (connecting || r.pduType !== 'scan_rsp' || r.address.address !== profile.address) return;
         connecting = true;
         halOk('scan', phone.stopScanning());
-        // Supervision timeout: the spec's floor of 2 × interval, at least 1 s, in 10 ms units.
-        const supervisionTimeoutUs = Math.max(1_000_000, Math.ceil((connIntervalUs * 6) / 10_000) * 10_000);
+        const supervisionTimeoutUs = defaultSupervisionTimeoutUs(connIntervalUs);
         halOk('connect', phone.connect(r.address, { intervalUs: connIntervalUs, latency: 0, supervisionTimeoutUs }));
       },
       connected: (c) => {

@@ -116,7 +116,7 @@ export class HostCore {
 
   /** The radio drained its queue for this connection: hand it more fragments. */
   sent(handle: number): void {
-    this.links.get(handle)?.l2cap.pump();
+    this.links.get(handle)?.l2cap.radioSent();
   }
 
   disconnected(handle: number, reason: number): void {

@@ -87,6 +87,9 @@ export class L2capLink {
   private txPayload: Uint8Array[] = [];
   private txHead = 0;
   private closed = false;
+  /** PDUs the radio took since its last `sent` (all acknowledged once it reports `sent`). */
+  private unacked = 0;
+  private drainedWaiters: Array<() => void> = [];
 
   // Reassembly state (§7.2): the frame being collected, or the bytes still to skip.
   private hdr = new Uint8Array(L2CAP_HEADER_BYTES);
@@ -143,6 +146,7 @@ export class L2capLink {
         return;
       }
       this.txHead++;
+      this.unacked++;
     }
     if (this.txHead > 0 && this.txHead === this.txLlid.length) {
       this.txLlid.length = 0;
@@ -151,9 +155,31 @@ export class L2capLink {
     }
   }
 
+  /** The radio reports every PDU it took acknowledged (ConnectionClient.sent): send more, then tell who waits. */
+  radioSent(): void {
+    this.unacked = 0;
+    this.pump();
+    if (this.unacked === 0 && this.txHead === this.txLlid.length) {
+      const waiters = this.drainedWaiters;
+      this.drainedWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /**
+   * Call `done` once everything sent so far is acknowledged by the peer's link layer (now, from
+   * the scheduler, when nothing is outstanding). For hanging up after a last message: the
+   * LL_TERMINATE_IND overtakes queued data (Vol 6 Part B §5.1.3), so hang up only after this.
+   */
+  whenDrained(done: () => void): void {
+    if (this.unacked === 0 && this.txHead === this.txLlid.length) this.env.alarm.setAlarm(0, done);
+    else this.drainedWaiters.push(done);
+  }
+
   /** The connection ended: drop the queue and any partial frame; later sends return false. */
   close(): void {
     this.closed = true;
+    this.drainedWaiters = [];
     this.txLlid = [];
     this.txPayload = [];
     this.txHead = 0;

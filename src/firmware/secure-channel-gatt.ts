@@ -2,7 +2,6 @@
 // (Identity, Channel) and one MessageLink per connection over Channel writes and notifications.
 // Not the protocol: pairing and sessions (src/session) see only the MessageLink.
 
-import type { Alarm } from '../../hal/alarm.ts';
 import type { ServiceDef } from '../ble/gatt-db.ts';
 import type { GattServer } from '../ble/gatt-server.ts';
 import { uuid } from '../ble/uuid.ts';
@@ -54,9 +53,10 @@ export interface GattChannelLinkOptions {
   readonly conn: number;
   /** The connection's ATT_MTU now (it grows after Exchange MTU). */
   readonly mtu: () => number;
-  readonly alarm: Alarm;
   /** End the connection (after SESSION_FAILED, or a peer that never subscribed). */
   readonly disconnect: () => void;
+  /** Call back once everything queued on this connection was acknowledged (L2capLink.whenDrained). */
+  readonly whenDrained: (done: () => void) => void;
   readonly trace?: Trace;
   readonly device?: string;
 }
@@ -98,9 +98,9 @@ export class GattChannelLink implements MessageLink {
     if (!this.open) return;
     this.open = false;
     this.note('channel.close', { reason });
-    // Let the notifications already queued go out first: one connection event is enough at
-    // any interval the device accepts (≤ 4 s), so wait for the LL to drain, then hang up.
-    this.opts.alarm.setAlarm(0, () => this.opts.disconnect());
+    // The LL_TERMINATE_IND would overtake notifications still queued (Core Vol 6 Part B §5.1.3):
+    // hang up only once the peer acknowledged everything, so a last SESSION_FAILED arrives.
+    this.opts.whenDrained(() => this.opts.disconnect());
   }
 
   setClosedHandler(handler: (reason: string) => void): void {

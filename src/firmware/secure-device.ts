@@ -151,7 +151,7 @@ export class SecureDevice {
     this.server = new GattServer({ db });
     this.battery.attach(this.server);
     this.host = new PeripheralHost({ env: { alarm: hal.alarm, device, trace: opts.trace ?? NO_TRACE }, radio: hal.radio, server: this.server });
-    this.host.onConnect((hostLink) => this.connected(hostLink.connection.handle, () => hostLink.att.mtu));
+    this.host.onConnect((hostLink) => this.connected(hostLink.connection.handle, () => hostLink.att.mtu, (done) => hostLink.l2cap.whenDrained(done)));
     this.host.onDisconnect((conn) => this.disconnected(conn));
     hal.buttons.setClient({
       pressed: (name) => {
@@ -168,15 +168,15 @@ export class SecureDevice {
     if (!r.ok && r.code !== 'already') throw new MedtwinError('device.advertising', `${this.opts.device}: ${r.detail ?? r.code}`);
   }
 
-  private connected(conn: number, mtu: () => number): void {
+  private connected(conn: number, mtu: () => number, whenDrained: (done: () => void) => void): void {
     const { hal } = this.opts;
     const sink: AuditSink = (event, role, detail) => this.auditSink(event, role, detail);
     const link = new GattChannelLink({
       server: this.server,
       conn,
       mtu,
-      alarm: hal.alarm,
       disconnect: () => this.host.disconnect(conn, 0x13),
+      whenDrained,
       ...(this.opts.trace ? { trace: this.opts.trace } : {}),
       device: this.opts.device,
     });

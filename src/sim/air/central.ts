@@ -21,6 +21,14 @@ export interface SimCentralOptions {
   readonly version?: LlVersion;
 }
 
+/**
+ * The supervision timeout the simulated phone asks for at `intervalUs`: six intervals, at least
+ * 1 s, in the spec's 10 ms units (Core Vol 6 Part B §4.5.2 needs more than 2 × interval).
+ */
+export function defaultSupervisionTimeoutUs(intervalUs: number): number {
+  return Math.max(1_000_000, Math.ceil((intervalUs * 6) / 10_000) * 10_000);
+}
+
 const onAirTimeOnly = (e: RadioEvent): Meters => ({ radioTxUs: e.txUs, radioRxUs: e.rxUs });
 
 export class SimCentral implements CentralRadio {

@@ -24,7 +24,7 @@ import { genericAttributeService } from '../ble/services/generic-attribute.ts';
 import type { BudgetReport, CostContext, CryptoCostRows, MeteredLedger } from '../crypto/index.ts';
 import { MedtwinError } from '../errors.ts';
 import { BondStore } from '../session/bond-store.ts';
-import { CommandRegistry, genericCommands, type Command, type CommandResult } from '../session/commands.ts';
+import { CommandRegistry, GENERIC_COMMANDS, genericCommands, type Command, type CommandResult } from '../session/commands.ts';
 import { ledgerCpuMeter } from '../session/cpu-time.ts';
 import { DevicePairing } from '../session/device-pairing.ts';
 import { DeviceSession } from '../session/device-session.ts';
@@ -74,7 +74,8 @@ export interface SecureDeviceOptions {
   readonly advertising: { readonly intervalUs: number; readonly data: AdvertisingData };
   /** Record store sectors (the write-once area is the flash's last sector; keep clear of it). */
   readonly store: { readonly firstSector: number; readonly sectorCount: number };
-  readonly therapy: TherapyPort;
+  /** A therapy device's Stop/Suspend/Resume; absent on a device that delivers nothing (the pH meter): then therapy.* are not its commands (status 0x01) and a long Stop press does nothing. */
+  readonly therapy?: TherapyPort;
   /** SHA-256 for the audit chain (charged to the ledger by the composition). */
   readonly sha256: Sha256;
   /** Device-specific commands (numbers from 0x0100). */
@@ -136,7 +137,7 @@ export class SecureDevice {
     const meter = ledgerCpuMeter(hal.ledger);
     this.keys = new EphemeralKeys({ alarm: hal.alarm, meter, cost: this.cost, entropy: hal.entropy, identityPrivateKey: this.identity.identityPrivateKey, ledger: hal.ledger });
     this.keys.prepare();
-    this.emergency = new EmergencyOverride({ alarm: hal.alarm, therapy: { stop: (source) => void opts.therapy.stop(source) }, audit: sink });
+    this.emergency = new EmergencyOverride({ alarm: hal.alarm, therapy: { stop: (source) => void opts.therapy?.stop(source) }, audit: sink });
     this.commands = new CommandRegistry([...this.generic(), ...(opts.commands ?? [])]);
 
     this.battery = new BatteryService(hal.power);
@@ -252,7 +253,8 @@ export class SecureDevice {
   /** The generic commands of docs/protocol.md §6 on this device. */
   private generic(): Command[] {
     const version = new TextEncoder().encode(this.opts.firmwareVersion ?? '0.1.0');
-    return genericCommands({
+    const therapy = this.opts.therapy;
+    const all = genericCommands({
       deviceInfo: () => ok(Uint8Array.from([...this.identity.certificate.subarray(1, 10), ...version])),
       auditRead: (req) => {
         const v = new DataView(req.payload.buffer, req.payload.byteOffset, req.payload.byteLength);
@@ -277,10 +279,12 @@ export class SecureDevice {
         if (r.ok) this.auditSink(AUDIT_EVENTS.unpair, req.role, req.payload.subarray(0, 8));
         return r.ok ? ok() : { status: RESPONSE_STATUS.invalidParameters, payload: new Uint8Array(0) };
       },
-      therapyStop: () => this.opts.therapy.stop('command'),
-      therapySuspend: () => this.opts.therapy.suspend(),
-      therapyResume: () => this.opts.therapy.resume(),
+      therapyStop: () => therapy!.stop('command'),
+      therapySuspend: () => therapy!.suspend(),
+      therapyResume: () => therapy!.resume(),
     });
+    const therapyIds: readonly number[] = [GENERIC_COMMANDS.therapyStop.id, GENERIC_COMMANDS.therapySuspend.id, GENERIC_COMMANDS.therapyResume.id];
+    return therapy === undefined ? all.filter((c) => !therapyIds.includes(c.id)) : all;
   }
 
   private note(kind: string, fields: Record<string, string>): void {

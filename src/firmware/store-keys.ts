@@ -11,8 +11,16 @@ export const STORE_KEYS = {
   pumpAnnunciations: 0x0020,
   /** The insulin pump's history delete mark: records below this sequence number are deleted (devices/insulin-pump/history.ts). */
   pumpHistoryDeleted: 0x0021,
+  /** The pH meter's GLP log state: capacity and acknowledged-up-to sequence number (devices/ph-meter/glp-log.ts). */
+  phGlpState: 0x0040,
   /** Bonds, one key per slot: bondBase + slot, slot 0..MAX_BONDS-1 (docs/protocol.md §4.6). */
   bondBase: 0x0100,
+  /**
+   * The pH meter's GLP records, one key per slot: phGlpSlotBase + slot, slot 0..capacity (at most
+   * 0xFFFE). Keyed values, not a log: a ring log would lose unacknowledged records to garbage
+   * collection brought on by any writer, and an ordinary log is never trimmed (glp-log.ts).
+   */
+  phGlpSlotBase: 0x0001_0000,
 } as const;
 
 /** Sequence-numbered logs (RecordStore.append/readLog). */

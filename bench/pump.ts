@@ -1,7 +1,7 @@
 // Bench: wall time of the therapy/day-in-the-life scenario (24 h simulated) and its speed-up over real time, against the same day with the pump idle (no phone, basal only) in the same run.
 // Not a test: it asserts nothing; the figures compare as ratios measured in the same run.
 
-import { pumpRig, runDayInTheLife } from '../scenarios/therapy/day-in-the-life.ts';
+import { DAY_BASAL_PROFILE, pumpRig, runDayInTheLife } from '../scenarios/therapy/day-in-the-life.ts';
 import { US_PER_S } from '../src/sim/scheduler.ts';
 
 const DAY_S = 86_400;
@@ -25,8 +25,9 @@ function idle(): number {
   pump.therapy.preparingDone();
   pump.therapy.startPriming(2_000);
   world.runFor(10 * US_PER_S);
-  pump.port.writeBasalTemplate(1, 800);
-  pump.therapy.activateBasalProfile(1);
+  if (!pump.port.writeBasalTemplate({ endTransaction: false, templateNumber: 1, firstTimeBlockIndex: 1, blocks: DAY_BASAL_PROFILE.slice(0, 3) }).ok) throw new Error('bench pump: template');
+  if (!pump.port.writeBasalTemplate({ endTransaction: true, templateNumber: 1, firstTimeBlockIndex: 4, blocks: DAY_BASAL_PROFILE.slice(3) }).ok) throw new Error('bench pump: template');
+  if (!pump.therapy.activateBasalProfile(1).ok) throw new Error('bench pump: activate');
   if (!pump.therapy.setTherapyControlState('run').ok) throw new Error('bench pump: run');
   world.runFor(DAY_S * US_PER_S);
   return performance.now() - t0; // wall-clock: bench only

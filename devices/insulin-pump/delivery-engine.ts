@@ -300,7 +300,7 @@ export class DeliveryEngine implements PumpMotorClient {
     return okVoid;
   }
 
-  /** The profile rate in force (the therapy machine calls this at each segment boundary). */
+  /** The profile rate in force (the delivery port's basal schedule calls this at each block boundary). */
   setBasalRate(rateMilliUnitsPerHour: number): EngineResult {
     if (!Number.isInteger(rateMilliUnitsPerHour)) return fail('invalid', `basal rate ${rateMilliUnitsPerHour} is not whole mU/h`);
     const check = checkBasalRate(this.limits, rateMilliUnitsPerHour);

@@ -1,13 +1,20 @@
-// The therapy machine's DeliveryPort over the DeliveryEngine: bolus IDs, basal templates (one flat rate each), priming, and the meter of programmed insulin.
-// Not the IDS procedures or roles (ids-commands.ts) nor the pulse pacing and hard limits themselves (delivery-engine.ts).
+// The therapy machine's DeliveryPort over the DeliveryEngine: bolus IDs, the active basal template followed by time of day, priming, and the meter of programmed insulin.
+// Not the IDS procedures or roles (ids-commands.ts), the templates and their write transactions (profile-templates.ts), nor the pulse pacing and hard limits themselves (delivery-engine.ts).
 //
 // Decisions (issue 6):
 // - Bolus IDs are assigned here, 1, 2, … 0xFFFF then 1 again, in RAM: after a reboot they restart
 //   at 1 (the engine never resumes a bolus after a reboot, so an old ID cannot be confused with a
 //   running one; the history keeps the old IDs with their sequence numbers).
-// - A basal rate template is ONE flat rate for now (mU/h). Time-of-day segments are not applied
-//   yet: ids-commands.ts refuses a template write whose blocks carry different rates rather than
-//   deliver a rate the clinician did not program.
+// - A basal rate template is up to 24 time blocks covering the day (profile-templates.ts). The
+//   active one is followed by time of day (basal-schedule.ts: midnight = device time 0): at each
+//   block boundary the engine gets the block's rate, accruing the old rate exactly up to the
+//   boundary. It is followed whatever the therapy state, so Run starts at the block in force; a
+//   relative TBR applies to the block in force (the engine multiplies its current profile rate).
+// - Every block of a template must be within max basal when it is activated (or rewritten while
+//   active): otherwise "parameter out of range". Should the limit be lowered below a block later,
+//   that block runs at max basal (the engine would refuse the rate; the lower of the two is the safe one).
+// - The active basal template is persisted (profile-templates.ts), so after a reboot the profile
+//   is followed again at once; therapy itself still starts in Stop (therapy.machine.ts).
 // - Priming does not move the simulated plunger: the journal has no priming pulse kind, and a
 //   plunger moved outside a journal intent reads as "unattributed" delivery at the next boot. So
 //   priming takes the motor time it would take (amount / 50 mU × the step time), then records the
@@ -17,14 +24,18 @@
 // - A bolus delay (Set Bolus "Delay Time") is not supported: refused as invalid operand.
 
 import type { Alarm, AlarmId } from '../../hal/alarm.ts';
+import { BasalSchedule, type BlockInForce } from './basal-schedule.ts';
 import type { DeliveryEngine, EngineErrorCode, EngineResult } from './delivery-engine.ts';
+import type { ProfileBlock, ProfileWrite } from './ids/command-cp.ts';
+import { checkBasalRate } from './limits.ts';
+import type { ProfileTemplates, TemplateWriteResult } from './profile-templates.ts';
 import type { BolusRequest, DeliveryPort, DeliveryResult, TbrRequest, TherapyRefusalCode } from './therapy.machine.ts';
-
-export const BASAL_TEMPLATE_NUMBERS = [1, 2, 3] as const;
 
 export interface EngineDeliveryPortOptions {
   readonly engine: DeliveryEngine;
   readonly alarm: Alarm;
+  /** The pump's profile templates (the basal ones are followed here); their active basal template is followed from boot. */
+  readonly templates: ProfileTemplates;
   /** One pulse, mU (the motor's milliUnitsPerStep). */
   readonly milliUnitsPerPulse: number;
   /** Motor time of one priming pulse, µs (the motor's step time). */
@@ -109,33 +120,59 @@ export class ProgrammedMeter {
 
 export class EngineDeliveryPort implements DeliveryPort {
   readonly programmed: ProgrammedMeter;
-  /** Basal template number → flat rate, mU/h. */
-  private readonly templates = new Map<number, number>();
-  private activeTemplate = 0;
+  private readonly schedule: BasalSchedule;
   private nextBolusId = 1;
   private priming: { readonly timer: AlarmId; readonly amount: number } | undefined;
+  /** The engine's answer to the last rate the schedule applied (follow() reports it). */
+  private lastApply: DeliveryResult = OK;
 
   constructor(private readonly opts: EngineDeliveryPortOptions) {
     this.programmed = new ProgrammedMeter(opts.engine, opts.alarm);
     opts.engine.onEvent(() => this.programmed.accrue());
+    this.schedule = new BasalSchedule({ alarm: opts.alarm, apply: (rate) => this.applyBlockRate(rate) });
+    // Boot: the persisted active template is followed again (its blocks were checked when activated).
+    const active = opts.templates.basal(opts.templates.activeOf('basal'));
+    if (active !== undefined) this.schedule.follow(active);
   }
 
-  // ─── templates (written by ids-commands.ts, activated through the therapy machine) ─────────
+  // ─── basal templates (written by ids-commands.ts, activated through the therapy machine) ───
 
-  writeBasalTemplate(templateNumber: number, rateMilliUnitsPerHour: number): DeliveryResult {
-    if (!(BASAL_TEMPLATE_NUMBERS as readonly number[]).includes(templateNumber)) return { ok: false, code: 'parameter-out-of-range', detail: `basal template ${templateNumber}` };
-    this.templates.set(templateNumber, rateMilliUnitsPerHour);
-    // Rewriting the active template (therapy not running: the machine gates configuration) applies it.
-    if (templateNumber === this.activeTemplate) return this.mutate(() => this.opts.engine.setBasalRate(rateMilliUnitsPerHour));
-    return OK;
+  /**
+   * One Write Basal Rate Profile Template record (profile-templates.ts checks the transaction).
+   * Every block must be within max basal (a limit: "parameter out of range", transaction
+   * discarded). A completed rewrite of the active template is followed at once (the therapy
+   * machine only lets configuration through when not running).
+   */
+  writeBasalTemplate(record: ProfileWrite<ProfileBlock>): TemplateWriteResult<ProfileBlock> {
+    const over = this.overMaxBasal(record.blocks);
+    if (over !== undefined) {
+      this.opts.templates.abandon();
+      return { ok: false, code: 'parameter-out-of-range', detail: over };
+    }
+    const w = this.opts.templates.write('basal', record);
+    if (w.ok && w.completed && w.templateNumber === this.activeBasalTemplate) this.schedule.follow(w.blocks);
+    return w;
   }
 
-  basalTemplate(templateNumber: number): number | undefined {
-    return this.templates.get(templateNumber);
+  /** A configured basal template's blocks, or undefined. */
+  basalTemplate(templateNumber: number): readonly ProfileBlock[] | undefined {
+    return this.opts.templates.basal(templateNumber);
   }
 
+  /** The active basal template, 0 = none. */
   get activeBasalTemplate(): number {
-    return this.activeTemplate;
+    return this.opts.templates.activeOf('basal');
+  }
+
+  /** The block of the active template in force now, or undefined with none active. */
+  basalBlockInForce(): BlockInForce | undefined {
+    return this.schedule.current();
+  }
+
+  /** The firmware died (power cut, reset): no boundary timer left armed. */
+  dispose(): void {
+    this.schedule.stop();
+    this.cancelPriming();
   }
 
   get primingActive(): boolean {
@@ -175,11 +212,14 @@ export class EngineDeliveryPort implements DeliveryPort {
   }
 
   setBasalProfile(templateNumber: number): DeliveryResult {
-    const rate = this.templates.get(templateNumber);
-    if (rate === undefined) return { ok: false, code: 'procedure-not-applicable', detail: `basal template ${templateNumber} is not configured` };
-    const r = this.mutate(() => this.opts.engine.setBasalRate(rate));
-    if (r.ok) this.activeTemplate = templateNumber;
-    return r;
+    const blocks = this.opts.templates.basal(templateNumber);
+    if (blocks === undefined) return { ok: false, code: 'procedure-not-applicable', detail: `basal template ${templateNumber} is not configured` };
+    const over = this.overMaxBasal(blocks);
+    if (over !== undefined) return { ok: false, code: 'parameter-out-of-range', detail: over };
+    const a = this.opts.templates.activate(templateNumber);
+    if (!a.ok) return a;
+    this.schedule.follow(blocks);
+    return this.lastApply;
   }
 
   setTbr(tbr: TbrRequest): DeliveryResult {
@@ -220,6 +260,23 @@ export class EngineDeliveryPort implements DeliveryPort {
   }
 
   // ─── internals ────────────────────────────────────────────────────────────────────────────
+
+  /** The first block above max basal, as a detail; undefined when every block is within it. */
+  private overMaxBasal(blocks: readonly ProfileBlock[]): string | undefined {
+    const limits = this.opts.engine.currentLimits;
+    const i = blocks.findIndex((b) => !checkBasalRate(limits, b.valueMilli).ok);
+    return i < 0 ? undefined : `max-basal: block ${i + 1} at ${blocks[i]!.valueMilli} mU/h > ${limits.maxBasalRateMilliUnitsPerHour} mU/h`;
+  }
+
+  /** The schedule's rate into the engine; above a limit lowered since activation, max basal instead (header). */
+  private applyBlockRate(rate: number): void {
+    let r = this.mutate(() => this.opts.engine.setBasalRate(rate));
+    if (!r.ok) {
+      const max = this.opts.engine.currentLimits.maxBasalRateMilliUnitsPerHour;
+      if (rate > max) r = this.mutate(() => this.opts.engine.setBasalRate(max));
+    }
+    this.lastApply = r;
+  }
 
   private mutate(f: () => EngineResult<unknown>): DeliveryResult {
     this.programmed.accrue();

@@ -14,6 +14,15 @@
 // IDS response; the IDS Response Code is the verdict (e.g. 0x73 parameter out of range for a
 // bolus above max bolus). Bytes the codec calls 'prohibited' get no IDS answer (IDS §1.3): session
 // status invalidParameters with an empty payload.
+//
+// Command Data (IDS §4.7): the procedures that answer with IDD Command Data notifications before
+// their CCP indication (the four Read … Profile Template, Get Template Status and Details) answer
+// `count u8 ‖ count × (length u8 ‖ Command Data) ‖ CCP indication` in one session response, the
+// notifications in the order IDS would send them (count 0 when refused). `splitCommandDataAnswer`
+// takes it apart. Every other opcode answers the bare CCP indication, as before.
+//
+// Profile template transactions (profile-templates.ts): any other CCP or SRCP procedure (or
+// ids.stop) that passes its role check discards an open template-write transaction (ids.md §7).
 
 import { AUDIT_DEVICE_EVENTS_FROM } from '../../src/firmware/audit-log.ts';
 import type { Command, CommandDeclaration, CommandRequest, CommandResult, LeastRole } from '../../src/session/commands.ts';
@@ -23,6 +32,10 @@ import {
   CCP_OP,
   ccpResponseCode,
   decodeCcpRequest,
+  decodeCommandData,
+  decodeCcpResponse,
+  encodeCommandData,
+  PROFILE_TEMPLATE_TYPE,
   decodeSrcpRequest,
   encodeCcpResponse,
   encodeSrcpResponse,
@@ -33,12 +46,16 @@ import {
   type CcpRequest,
   type CcpResponse,
   type CcpResponseCode,
+  type CommandData,
+  type IdsResult,
+  type ProfileWrite,
   type SrcpRequest,
   type SrcpResponse,
 } from './ids/index.ts';
 import type { InsulinPump } from './index.ts';
-import { BASAL_TEMPLATE_NUMBERS } from './delivery-port.ts';
+import type { HistoryEvent } from './history.ts';
 import { checkBasalRate, checkBolus } from './limits.ts';
+import { kindOfTemplate, PROFILE_KINDS, TEMPLATE_RANGES, TEMPLATE_TYPE_OF, MAX_TIME_BLOCKS, type AnyBlock, type ProfileKind } from './profile-templates.ts';
 import type { TherapyRefusalCode, TherapyResult } from './therapy.machine.ts';
 
 export const IDS_COMMANDS = {
@@ -100,6 +117,23 @@ const RESPONSE_OF: Readonly<Record<TherapyRefusalCode, CcpResponseCode>> = {
   'max-bolus-number-reached': 'maximumBolusNumberReached',
 };
 
+type WriteOp = 'writeBasalRateProfileTemplate' | 'writeIsfProfileTemplate' | 'writeI2choRatioProfileTemplate' | 'writeTargetGlucoseRangeProfileTemplate';
+type ReadOp = 'readBasalRateProfileTemplate' | 'readIsfProfileTemplate' | 'readI2choRatioProfileTemplate' | 'readTargetGlucoseRangeProfileTemplate';
+const WRITE_KIND: Readonly<Record<Exclude<WriteOp, 'writeBasalRateProfileTemplate'>, ProfileKind>> = {
+  writeIsfProfileTemplate: 'isf',
+  writeI2choRatioProfileTemplate: 'i2cho',
+  writeTargetGlucoseRangeProfileTemplate: 'targetGlucose',
+};
+const WRITE_KIND_ANY: Readonly<Partial<Record<CcpOp, ProfileKind>>> = { writeBasalRateProfileTemplate: 'basal', ...WRITE_KIND };
+const READ_KIND: Readonly<Record<ReadOp, ProfileKind>> = {
+  readBasalRateProfileTemplate: 'basal',
+  readIsfProfileTemplate: 'isf',
+  readI2choRatioProfileTemplate: 'i2cho',
+  readTargetGlucoseRangeProfileTemplate: 'targetGlucose',
+};
+/** Profile Template Type of history event 0x00CC (ids.md §5: other codes than the Command Data Template Type). */
+const HISTORY_TEMPLATE_TYPE = { basal: 'basalRate', isf: 'isf', i2cho: 'i2choRatio', targetGlucose: 'targetGlucoseRange' } as const satisfies Record<ProfileKind, keyof typeof PROFILE_TEMPLATE_TYPE.codes>;
+
 const answer = (payload: Uint8Array): CommandResult => ({ status: RESPONSE_STATUS.ok, payload });
 const NO_ANSWER: CommandResult = { status: RESPONSE_STATUS.invalidParameters, payload: new Uint8Array(0) };
 const REFUSED_ROLE: CommandResult = { status: RESPONSE_STATUS.insufficientRole, payload: new Uint8Array(0) };
@@ -107,6 +141,56 @@ const REFUSED_ROLE: CommandResult = { status: RESPONSE_STATUS.insufficientRole, 
 const ccp = (m: CcpResponse): CommandResult => answer(encodeCcpResponse(m));
 const code = (op: CcpOp, c: CcpResponseCode): CommandResult => ccp(ccpResponseCode(CCP_OP.codes[op], c));
 const fromTherapy = (op: CcpOp, r: TherapyResult<unknown>): CommandResult => code(op, r.ok ? 'success' : RESPONSE_OF[r.code]);
+
+/** A Command Data procedure's answer: `count ‖ (length ‖ Command Data)… ‖ CCP indication` (header). */
+function withData(op: CcpOp, data: readonly CommandData[], rc: CcpResponseCode): CommandResult {
+  const parts = data.map((d) => encodeCommandData(d));
+  const final = encodeCcpResponse(ccpResponseCode(CCP_OP.codes[op], rc));
+  const out = new Uint8Array(1 + parts.reduce((s, x) => s + 1 + x.length, 0) + final.length);
+  out[0] = parts.length;
+  let o = 1;
+  for (const x of parts) {
+    out[o++] = x.length;
+    out.set(x, o);
+    o += x.length;
+  }
+  out.set(final, o);
+  return answer(out);
+}
+
+/** A client's view of a Command Data procedure's answer (the header's layout), decoded. */
+export function splitCommandDataAnswer(payload: Uint8Array): IdsResult<{ readonly data: readonly CommandData[]; readonly response: CcpResponse }> {
+  const bad = (detail: string) => ({ ok: false as const, code: 'operand' as const, detail });
+  const data: CommandData[] = [];
+  let o = 1;
+  if (payload.length < 1) return bad('empty answer');
+  for (let i = 0; i < payload[0]!; i++) {
+    const n = payload[o];
+    if (n === undefined || o + 1 + n > payload.length) return bad(`Command Data ${i + 1} cut short`);
+    const d = decodeCommandData(payload.subarray(o + 1, o + 1 + n), NO_E2E);
+    if (!d.ok) return d;
+    data.push(d.value);
+    o += 1 + n;
+  }
+  const r = decodeCcpResponse(payload.subarray(o), NO_E2E);
+  return r.ok ? { ok: true, value: { data, response: r.value } } : r;
+}
+
+/** A profile template as Read … Response records of up to 3 blocks (target glucose: 2), in index order (ids.md §3.1). */
+function readRecords(kind: ProfileKind, templateNumber: number, blocks: readonly AnyBlock[]): CommandData[] {
+  const per = kind === 'targetGlucose' ? 2 : 3;
+  const op = ({ basal: 'readBasalRateProfileTemplateResponse', isf: 'readIsfProfileTemplateResponse', i2cho: 'readI2choRatioProfileTemplateResponse', targetGlucose: 'readTargetGlucoseRangeProfileTemplateResponse' } as const)[kind];
+  const out: CommandData[] = [];
+  for (let i = 0; i < blocks.length; i += per) {
+    out.push({ op, templateNumber, firstTimeBlockIndex: i + 1, blocks: blocks.slice(i, i + per) } as CommandData);
+  }
+  return out;
+}
+
+/** History appends never fail a command (index.ts counts failures the same way). */
+function recordGroup(p: InsulinPump, events: readonly HistoryEvent[]): void {
+  void p.history.appendGroup(events);
+}
 
 /** The CCP failure answer for bytes the codec refused (opcode not supported / invalid operand). */
 function decodeFailure(f: { code: string; opCode?: number; responseCode?: number }): CommandResult {
@@ -145,6 +229,7 @@ function handleStop(p: InsulinPump, req: CommandRequest): CommandResult {
     if (d.value.op !== 'setTherapyControlState' || (d.value.state !== 'stop' && d.value.state !== 'pause')) return REFUSED_ROLE;
     state = d.value.state;
   }
+  p.templates.abandon(); // another CP procedure (ids.md §7)
   const r = p.therapy.setTherapyControlState(state);
   if (!r.ok) (state === 'stop' ? p.engine.stop() : p.engine.pause());
   return code('setTherapyControlState', 'success');
@@ -152,12 +237,18 @@ function handleStop(p: InsulinPump, req: CommandRequest): CommandResult {
 
 function handleCcp(p: InsulinPump, req: CommandRequest): CommandResult {
   const d = decodeCcpRequest(req.payload, NO_E2E);
-  if (!d.ok) return decodeFailure(d);
+  if (!d.ok) {
+    const f = decodeFailure(d);
+    // An answered error ends an open template transaction too; prohibited bytes are ignored (ids.md §5, §7).
+    if (f !== NO_ANSWER) p.templates.abandon();
+    return f;
+  }
   const m = d.value;
   if (!meetsLeastRole(req.role, CCP_OP_ROLES[m.op])) {
     p.device.audit.append(0x0060, req.role, Uint8Array.of(IDS_COMMANDS.ccp.id & 0xff, IDS_COMMANDS.ccp.id >> 8, ROLE_CODES[req.role]));
     return REFUSED_ROLE;
   }
+  if (p.templates.transactionOpen && WRITE_KIND_ANY[m.op] !== p.templates.transactionKind) p.templates.abandon();
   const limitRefused = (): CommandResult => {
     const opc = CCP_OP.codes[m.op];
     p.device.audit.append(PUMP_AUDIT_EVENTS.limitRefused, req.role, Uint8Array.of(opc & 0xff, opc >> 8, ROLE_CODES[req.role]));
@@ -207,32 +298,94 @@ function handleCcp(p: InsulinPump, req: CommandRequest): CommandResult {
       return ccp({ op: m.op === 'snoozeAnnunciation' ? 'snoozeAnnunciationResponse' : 'confirmAnnunciationResponse', instanceId: m.instanceId });
     }
     case 'writeBasalRateProfileTemplate': {
-      // One flat rate per template for now (delivery-port.ts): every block the same rate.
-      const first = m.blocks[0];
-      if (first === undefined || m.blocks.some((b) => b.valueMilli !== first.valueMilli)) return code(m.op, 'procedureNotApplicable');
-      if (!(BASAL_TEMPLATE_NUMBERS as readonly number[]).includes(m.templateNumber)) return code(m.op, 'parameterOutOfRange');
-      if (!checkBasalRate(engine.currentLimits, first.valueMilli).ok) return limitRefused();
+      // Hard limit first (limits.ts): every block within max basal, or 0x73 audited; the transaction is discarded.
+      if (m.blocks.some((b) => !checkBasalRate(engine.currentLimits, b.valueMilli).ok)) {
+        p.templates.abandon();
+        return limitRefused();
+      }
       const gate = therapy.configure('basal-template');
-      if (!gate.ok) return fromTherapy(m.op, gate);
-      const w = port.writeBasalTemplate(m.templateNumber, first.valueMilli);
+      if (!gate.ok) {
+        p.templates.abandon();
+        return fromTherapy(m.op, gate);
+      }
+      const w = port.writeBasalTemplate(m);
       if (!w.ok) return code(m.op, RESPONSE_OF[w.code]);
-      return ccp({ op: 'writeBasalRateProfileTemplateResponse', transactionCompleted: m.endTransaction, templateNumber: m.templateNumber, firstTimeBlockIndex: m.firstTimeBlockIndex });
+      // The whole profile, one Time Block Changed record per block, as one group (ids.md §4).
+      if (w.completed) recordGroup(p, w.blocks.map((b, i) => ({ type: 'basalTimeBlockChanged', templateNumber: w.templateNumber, blockNumber: i + 1, durationMin: b.durationMinutes, milliunitsPerHour: b.valueMilli })));
+      return ccp({ op: 'writeBasalRateProfileTemplateResponse', transactionCompleted: w.completed, templateNumber: m.templateNumber, firstTimeBlockIndex: m.firstTimeBlockIndex });
+    }
+    case 'writeIsfProfileTemplate':
+    case 'writeI2choRatioProfileTemplate':
+    case 'writeTargetGlucoseRangeProfileTemplate': {
+      // They change no delivery by themselves (a bolus calculator's inputs); configuration, so not while Run.
+      const gate = therapy.configure('profile-template');
+      if (!gate.ok) {
+        p.templates.abandon();
+        return fromTherapy(m.op, gate);
+      }
+      const kind = WRITE_KIND[m.op];
+      const w = p.templates.write(kind, m as ProfileWrite<AnyBlock>);
+      if (!w.ok) return code(m.op, RESPONSE_OF[w.code]);
+      return ccp({ op: `${m.op}Response`, transactionCompleted: w.completed, templateNumber: m.templateNumber, firstTimeBlockIndex: m.firstTimeBlockIndex });
     }
     case 'readBasalRateProfileTemplate':
-      // Its blocks travel as Command Data (IDS §4.7), which the session does not carry yet.
-      return code(m.op, 'opCodeNotSupported');
+    case 'readIsfProfileTemplate':
+    case 'readI2choRatioProfileTemplate':
+    case 'readTargetGlucoseRangeProfileTemplate': {
+      const kind = READ_KIND[m.op];
+      const { first, count } = TEMPLATE_RANGES[kind];
+      // ids.md §3.3: 0x73 template number out of range; 0x74 read of a template that is not configured.
+      if (m.templateNumber < first || m.templateNumber >= first + count) return withData(m.op, [], 'parameterOutOfRange');
+      const blocks = p.templates.get(m.templateNumber);
+      if (blocks === undefined) return withData(m.op, [], 'procedureNotApplicable');
+      return withData(m.op, readRecords(kind, m.templateNumber, blocks), 'success');
+    }
+    case 'getTemplateStatusAndDetails':
+      return withData(
+        m.op,
+        PROFILE_KINDS.map((k) => ({
+          op: 'getTemplateStatusAndDetailsResponse',
+          templateType: TEMPLATE_TYPE_OF[k],
+          startingTemplateNumber: TEMPLATE_RANGES[k].first,
+          maxSupportedTimeBlocks: MAX_TIME_BLOCKS,
+          templates: p.templates.status(k),
+        })),
+        'success',
+      );
+    case 'resetTemplateStatus': {
+      const gate = therapy.configure('reset-template-status');
+      if (!gate.ok) return fromTherapy(m.op, gate);
+      const r = p.templates.reset(m.templateNumbers);
+      if (!r.ok) return code(m.op, RESPONSE_OF[r.code]);
+      return ccp({ op: 'resetTemplateStatusResponse', templateNumbers: m.templateNumbers });
+    }
     case 'activateProfileTemplates': {
-      const done: number[] = [];
+      // All or nothing (ids.md §3.3, §3.7.2.19): every number checked before any is activated.
+      const kinds = new Set<ProfileKind>();
       for (const n of m.templateNumbers) {
-        if (!(BASAL_TEMPLATE_NUMBERS as readonly number[]).includes(n)) return code(m.op, 'parameterOutOfRange');
-        const r = therapy.activateBasalProfile(n);
-        if (!r.ok) return r.code === 'parameter-out-of-range' ? limitRefused() : fromTherapy(m.op, r);
-        done.push(n);
+        const kind = kindOfTemplate(n);
+        // 0x74: an invalid or unconfigured template; two of one type cannot both be active.
+        if (kind === undefined || p.templates.get(n) === undefined || kinds.has(kind)) return code(m.op, 'procedureNotApplicable');
+        kinds.add(kind);
+        const basal = p.templates.basal(n);
+        if (basal !== undefined && basal.some((b) => !checkBasalRate(engine.currentLimits, b.valueMilli).ok)) return limitRefused();
       }
-      return ccp({ op: 'activateProfileTemplatesResponse', templateNumbers: done });
+      const gate = therapy.configure('profile-template');
+      if (!gate.ok) return fromTherapy(m.op, gate);
+      const events: HistoryEvent[] = [];
+      for (const n of m.templateNumbers) {
+        const kind = kindOfTemplate(n)!;
+        const old = p.templates.activeOf(kind);
+        const r = kind === 'basal' ? therapy.activateBasalProfile(n) : p.templates.activate(n);
+        // Checked above: only a failing store is left (0x72), after the earlier ones took effect.
+        if (!r.ok) return code(m.op, RESPONSE_OF[r.code]);
+        events.push({ type: 'profileTemplateActivated', templateType: PROFILE_TEMPLATE_TYPE.codes[HISTORY_TEMPLATE_TYPE[kind]], oldNumber: old, newNumber: n });
+      }
+      for (const e of events) recordGroup(p, [e]);
+      return ccp({ op: 'activateProfileTemplatesResponse', templateNumbers: m.templateNumbers });
     }
     case 'getActivatedProfileTemplates':
-      return ccp({ op: 'getActivatedProfileTemplatesResponse', templateNumbers: port.activeBasalTemplate === 0 ? [] : [port.activeBasalTemplate] });
+      return ccp({ op: 'getActivatedProfileTemplatesResponse', templateNumbers: p.templates.activeNumbers() });
     case 'getAvailableBoluses': {
       const free = engine.activeBolus === undefined;
       return ccp({ op: 'getAvailableBolusesResponse', fastAvailable: free, extendedAvailable: free, multiwaveAvailable: free });
@@ -272,7 +425,7 @@ function handleCcp(p: InsulinPump, req: CommandRequest): CommandResult {
     case 'setFlightMode':
       return fromTherapy(m.op, therapy.setFlightMode());
     default:
-      // Known to the codec, not implemented by this pump yet (ISF, I2CHO, TGR, bolus/TBR templates…).
+      // Known to the codec, not implemented by this pump yet (TBR and bolus templates, Reset Reservoir Insulin Operation Time).
       return code(m.op, 'opCodeNotSupported');
   }
 }
@@ -286,6 +439,7 @@ function handleSrcp(p: InsulinPump, req: CommandRequest): CommandResult {
     return srcp(srcpResponseCode(d.opCode, d.code === 'opcode' ? 'opCodeNotSupported' : 'invalidOperand'));
   }
   const m: SrcpRequest = d.value;
+  p.templates.abandon(); // another CP procedure (ids.md §7)
   const { engine, port } = p;
   switch (m.op) {
     case 'getActiveBolusIds': {

@@ -33,6 +33,7 @@ import { EngineDeliveryPort } from './delivery-port.ts';
 import { History, type HistoryEvent } from './history.ts';
 import { idsCommands } from './ids-commands.ts';
 import type { HardLimits } from './limits.ts';
+import { ProfileTemplates } from './profile-templates.ts';
 import { Therapy, THERAPY_CONTROL_STATE_CODES, OPERATIONAL_STATE_CODES, type TherapyStateChange } from './therapy.machine.ts';
 
 export { IDS_COMMANDS } from './ids-commands.ts';
@@ -59,6 +60,8 @@ export interface InsulinPump {
   readonly engine: DeliveryEngine;
   readonly journal: DeliveryJournal;
   readonly port: EngineDeliveryPort;
+  /** Basal, ISF, I2CHO and target glucose profile templates, in the record store. */
+  readonly templates: ProfileTemplates;
   readonly annunciations: Annunciations;
   readonly history: History;
   readonly motor: Kw31zPumpMotor;
@@ -137,9 +140,11 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
   });
   engine = new DeliveryEngine({ alarm: board.alarm, motor, power: board.power, journal, ...(opts.limits ? { limits: opts.limits } : {}) });
   const eng = engine;
+  const templates = ProfileTemplates.open({ store: device.store });
   const delivery = new EngineDeliveryPort({
     engine: eng,
     alarm: board.alarm,
+    templates,
     milliUnitsPerPulse: motor.milliUnitsPerStep,
     primingPulseUs: MOTOR_STEP_US,
     chargePrimingSteps: (steps) => board.ledger.charge('motor', { motorSteps: steps }),
@@ -218,6 +223,7 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
     engine: eng,
     journal,
     port: delivery,
+    templates,
     annunciations,
     history,
     motor,

@@ -128,7 +128,7 @@ export interface DeliveryPort {
 export type ReservoirState = 'none' | 'filled' | 'empty';
 
 /** Configuration changes the machine only gates (the data lives elsewhere). */
-export type ConfigKind = 'basal-template' | 'tbr-template' | 'bolus-template' | 'max-bolus' | 'reset-template-status' | 'reservoir-operation-time';
+export type ConfigKind = 'basal-template' | 'profile-template' | 'tbr-template' | 'bolus-template' | 'max-bolus' | 'reset-template-status' | 'reservoir-operation-time';
 
 export interface TherapyContext {
   readonly reservoir: ReservoirState;

@@ -1,6 +1,10 @@
 // Scenario `therapy/day-in-the-life`: a simulated 24 h of the insulin pump over the secure session — pairing, fill and priming, basal, meals, a TBR, an occlusion, reservoir low, a status poll every 5 min.
 // Not a test (test/scenarios/therapy/ checks it) nor the pump's logic (devices/insulin-pump/): it only drives the pump through phones and reports.
 //
+// The basal is a real time-of-day profile (DAY_BASAL_PROFILE, five blocks from midnight = device
+// time 0), written by the service phone in two Write Basal Rate Profile Template records (one IDS
+// transaction) and read back by the patient's phone before Run.
+//
 // Choices: every 5-minute status poll is its own connection (connect, session, ids.status,
 // disconnect), as a phone app waking up would do; a connection kept for 24 h at a 30 ms interval
 // would cost ~2.9 M connection events of wall time and the session's 300 s idle timeout races a
@@ -25,7 +29,8 @@ import { US_PER_S } from '../../src/sim/scheduler.ts';
 import { World } from '../../src/sim/world.ts';
 import { capturePcap } from '../../src/sim/capture/pcap-file.ts';
 import { createInsulinPump, IDS_COMMANDS, type InsulinPump } from '../../devices/insulin-pump/index.ts';
-import { CCP_RESPONSE_CODE, decodeCcpResponse, decodeStatus, encodeCcpRequest, type CcpRequest, type CcpResponse, type IddStatus } from '../../devices/insulin-pump/ids/index.ts';
+import { splitCommandDataAnswer } from '../../devices/insulin-pump/ids-commands.ts';
+import { CCP_RESPONSE_CODE, decodeCcpResponse, decodeStatus, encodeCcpRequest, type CcpRequest, type CcpResponse, type CommandData, type IddStatus, type ProfileBlock } from '../../devices/insulin-pump/ids/index.ts';
 
 export const PUMP_SERIAL = 'PU000042';
 export const PUMP_ADDR: BdAddress = { address: 'C0:00:00:00:00:01', random: true };
@@ -35,6 +40,27 @@ export const PUMP_FLASH_BYTES = 64 * 2048;
 
 const US_PER_MIN = 60 * US_PER_S;
 const US_PER_H = 60 * US_PER_MIN;
+
+/**
+ * The patient's basal profile (template 1): five blocks from midnight (device time 0), 18.0 U a
+ * day — more before waking (the dawn rise), less in the active afternoon. Illustrative figures.
+ */
+export const DAY_BASAL_PROFILE: readonly ProfileBlock[] = [
+  { durationMinutes: 180, valueMilli: 700 }, // 00:00–03:00 0.70 U/h
+  { durationMinutes: 240, valueMilli: 950 }, // 03:00–07:00 0.95 U/h
+  { durationMinutes: 300, valueMilli: 800 }, // 07:00–12:00 0.80 U/h
+  { durationMinutes: 360, valueMilli: 600 }, // 12:00–18:00 0.60 U/h
+  { durationMinutes: 360, valueMilli: 750 }, // 18:00–24:00 0.75 U/h
+];
+
+/** A profile as Write Basal Rate Profile Template records of up to 3 blocks, the last one ending the transaction. */
+export function basalTemplateWrites(templateNumber: number, blocks: readonly ProfileBlock[]): CcpRequest[] {
+  const out: CcpRequest[] = [];
+  for (let i = 0; i < blocks.length; i += 3) {
+    out.push({ op: 'writeBasalRateProfileTemplate', endTransaction: i + 3 >= blocks.length, templateNumber, firstTimeBlockIndex: i + 1, blocks: blocks.slice(i, i + 3) });
+  }
+  return out;
+}
 
 // ─── the rig: a world with the pump and phones ─────────────────────────────────────────────
 
@@ -56,6 +82,8 @@ export interface PumpRig {
   request(s: ClientSession, command: number, payload?: Uint8Array): ClientResponse;
   /** One CCP request over `ids.ccp`: the session status and the decoded IDS response. */
   ccp(s: ClientSession, m: CcpRequest): { readonly status: number; readonly response: CcpResponse | undefined };
+  /** A CCP request whose procedure answers with Command Data (template reads, template status): the notifications and the final indication. */
+  ccpData(s: ClientSession, m: CcpRequest): { readonly status: number; readonly data: readonly CommandData[]; readonly response: CcpResponse | undefined };
   status(s: ClientSession): IddStatus | undefined;
   close(): void;
 }
@@ -142,6 +170,12 @@ export function pumpRig(opts: PumpRigOptions = {}): PumpRig {
       const d = r.payload.length > 0 ? decodeCcpResponse(r.payload) : undefined;
       return { status: r.status, response: d?.ok ? d.value : undefined };
     },
+    ccpData: (s, m) => {
+      const r = request(s, IDS_COMMANDS.ccp.id, encodeCcpRequest(m));
+      if (!r.ok) throw new MedtwinError('scenario.request', `ids.ccp: ${r.code}`);
+      const d = r.payload.length > 0 ? splitCommandDataAnswer(r.payload) : undefined;
+      return { status: r.status, data: d?.ok ? d.value.data : [], response: d?.ok ? d.value.response : undefined };
+    },
     status: (s) => {
       const r = request(s, IDS_COMMANDS.status.id);
       if (!r.ok || r.status !== 0) return undefined;
@@ -168,6 +202,10 @@ export interface DayReport {
   readonly polls: number;
   readonly pollFailures: number;
   readonly occlusionDetectedAtUs: number | undefined;
+  /** When basal delivery ran, halted, and a TBR started or ended (device time): enough to integrate the profile independently. */
+  readonly basalTimeline: readonly { readonly atUs: number; readonly what: 'run' | 'halt' | 'tbr-start' | 'tbr-end'; readonly percent?: number }[];
+  /** The template as the patient read it back over the session (Read Basal Rate Profile Template). */
+  readonly readBack: readonly ProfileBlock[];
   readonly maxBolusRefusedCode: number | undefined;
   readonly limitsHeld: boolean;
   readonly ledger: LedgerSummary;
@@ -181,6 +219,7 @@ const hhmm = (us: number): string => {
 };
 const rcName = (r: CcpResponse | undefined): string => {
   if (r === undefined) return 'no IDS answer';
+  if (r.op === 'writeBasalRateProfileTemplateResponse') return `${r.op} (transaction ${r.transactionCompleted ? 'completed' : 'open'})`;
   if (r.op !== 'responseCode') return r.op;
   return r.responseCode;
 };
@@ -196,7 +235,11 @@ export function runDayInTheLife(opts: DayOptions = {}): DayReport {
   const endUs = (opts.hours ?? 24) * US_PER_H;
   let maxBolusRefusedCode: number | undefined;
   const bolusesDone: number[] = [];
+  const basalTimeline: { atUs: number; what: 'run' | 'halt' | 'tbr-start' | 'tbr-end'; percent?: number }[] = [];
+  const readBack: ProfileBlock[] = [];
   pump.engine.onEvent((e) => {
+    if (e.type === 'state.changed') basalTimeline.push({ atUs: world.nowUs, what: e.state === 'running' ? 'run' : 'halt' });
+    if (e.type === 'tbr.done' || e.type === 'tbr.cancelled') basalTimeline.push({ atUs: world.nowUs, what: 'tbr-end' });
     if (e.type === 'bolus.done') bolusesDone.push(e.deliveredMilliUnits);
     if (e.type === 'occlusion') say(`pump: occlusion detected at ${e.pressureKpa} kPa — delivery stopped`);
     if (e.type === 'reservoir.low') say(`pump: reservoir low, ${(e.remainingMilliUnits / 1000).toFixed(2)} U left`);
@@ -219,7 +262,8 @@ export function runDayInTheLife(opts: DayOptions = {}): DayReport {
     step(ss, 'set initial reservoir fill 50 U', { op: 'setInitialReservoirFillLevel', fillLevelMilliUnits: 50_000 });
     step(ss, 'start priming 2 U', { op: 'startPriming', amountMilliUnits: 2_000 });
     world.runFor(10 * US_PER_S);
-    step(ss, 'write basal template 1: 0.80 U/h', { op: 'writeBasalRateProfileTemplate', endTransaction: true, templateNumber: 1, firstTimeBlockIndex: 1, blocks: [{ durationMinutes: 1440, valueMilli: 800 }] });
+    const writes = basalTemplateWrites(1, DAY_BASAL_PROFILE);
+    writes.forEach((w, i) => step(ss, `write basal template 1, record ${i + 1}/${writes.length} (${DAY_BASAL_PROFILE.length} blocks, 18.0 U/day)`, w));
     step(ss, 'activate basal template 1', { op: 'activateProfileTemplates', templateNumbers: [1] });
     cs.disconnect();
     world.runFor(US_PER_S);
@@ -231,6 +275,9 @@ export function runDayInTheLife(opts: DayOptions = {}): DayReport {
     if (!pp.ok) throw new MedtwinError('scenario.pair', `patient pairing: ${pp.code}`);
     say(`patient phone paired as ${pp.bond.role} (numeric comparison)`);
     const sp = rig.session(patient, cp);
+    const read = rig.ccpData(sp, { op: 'readBasalRateProfileTemplate', templateNumber: 1 });
+    for (const d of read.data) if (d.op === 'readBasalRateProfileTemplateResponse') readBack.push(...d.blocks);
+    say(`  patient: read basal template 1 → ${read.data.length} records, ${readBack.length} blocks, ${rcName(read.response)}`);
     step(sp, 'patient: run', { op: 'setTherapyControlState', state: 'run' });
     cp.disconnect();
     world.runFor(US_PER_S);
@@ -274,7 +321,11 @@ export function runDayInTheLife(opts: DayOptions = {}): DayReport {
         atMin: 16 * 60,
         who: 'patient',
         what: 'TBR',
-        run: (s) => label('patient', 'TBR 50 % for 2 h (exercise)', rig.ccp(s, { op: 'setTbrAdjustment', changeTbr: false, tbrType: 'relative', adjustmentMilli: 500, durationMinutes: 120 }).response),
+        run: (s) => {
+          const r = rig.ccp(s, { op: 'setTbrAdjustment', changeTbr: false, tbrType: 'relative', adjustmentMilli: 500, durationMinutes: 120 }).response;
+          if (r?.op === 'responseCode' && r.responseCode === 'success') basalTimeline.push({ atUs: world.nowUs, what: 'tbr-start', percent: 50 });
+          return label('patient', 'TBR 50 % for 2 h (exercise)', r);
+        },
       },
       { atMin: 19 * 60, who: 'patient', what: 'dinner bolus 7 U', run: (s) => label('patient', 'dinner bolus 7 U', rig.ccp(s, bolus(7_000)).response) },
     ];
@@ -325,7 +376,8 @@ export function runDayInTheLife(opts: DayOptions = {}): DayReport {
       occ !== undefined &&
       maxBolusRefusedCode === CCP_RESPONSE_CODE.codes.parameterOutOfRange &&
       pump.raised.some((a) => a.type === 'reservoirLow') &&
-      pollFailures === 0;
+      pollFailures === 0 &&
+      JSON.stringify(readBack) === JSON.stringify(DAY_BASAL_PROFILE);
     return {
       rig,
       story,
@@ -335,6 +387,8 @@ export function runDayInTheLife(opts: DayOptions = {}): DayReport {
       polls,
       pollFailures,
       occlusionDetectedAtUs: occ?.atUs,
+      basalTimeline,
+      readBack,
       maxBolusRefusedCode,
       limitsHeld,
       ledger,

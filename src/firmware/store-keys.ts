@@ -11,6 +11,10 @@ export const STORE_KEYS = {
   pumpAnnunciations: 0x0020,
   /** The insulin pump's history delete mark: records below this sequence number are deleted (devices/insulin-pump/history.ts). */
   pumpHistoryDeleted: 0x0021,
+  /** The insulin pump's active profile template of each type (devices/insulin-pump/profile-templates.ts). */
+  pumpActiveProfileTemplates: 0x0028,
+  /** The insulin pump's profile templates, one key per template: base + template number 1..12 (devices/insulin-pump/profile-templates.ts). */
+  pumpProfileTemplateBase: 0x0030,
   /** The pH meter's GLP log state: capacity and acknowledged-up-to sequence number (devices/ph-meter/glp-log.ts). */
   phGlpState: 0x0040,
   /** Bonds, one key per slot: bondBase + slot, slot 0..MAX_BONDS-1 (docs/protocol.md §4.6). */

@@ -60,7 +60,7 @@ describe('insulin pump over the secure session', () => {
     const r = rig.ccp(patient, { op: 'writeBasalRateProfileTemplate', endTransaction: true, templateNumber: 1, firstTimeBlockIndex: 1, blocks: [{ durationMinutes: 1440, valueMilli: 1_500 }] });
     expect(r.status).toBe(RESPONSE_STATUS.insufficientRole);
     expect(r.response).toBeUndefined();
-    expect(rig.pump.port.basalTemplate(1)).toBe(800);
+    expect(rig.pump.port.basalTemplate(1)).toEqual([{ durationMinutes: 1440, valueMilli: 800 }]);
     expect(rig.pump.engine.basalRateMilliUnitsPerHour).toBe(800);
   });
 

@@ -11,7 +11,7 @@ import type { Flash } from '../../hal/flash.ts';
 import type { Ledger } from '../../hal/ledger.ts';
 import type { Power } from '../../hal/power.ts';
 import type { PeripheralRadio } from '../../hal/radio.ts';
-import type { Buttons, Display } from '../../hal/ui.ts';
+import type { ButtonName, Buttons, Display } from '../../hal/ui.ts';
 import type { AdvertisingData } from '../ble/advertising.ts';
 import { buildGattDb, type ServiceDef } from '../ble/gatt-db.ts';
 import { GattServer } from '../ble/gatt-server.ts';
@@ -89,6 +89,8 @@ export interface SecureDeviceOptions {
   /** Every pairing attempt's CPU budget report. */
   readonly onPairingBudget?: (report: BudgetReport) => void;
   readonly firmwareVersion?: string;
+  /** Every button press after the shared firmware saw it (pairing's OK, the emergency's long Stop): a device's own local procedures. */
+  readonly onButton?: (name: ButtonName, long: boolean) => void;
 }
 
 const u16 = (n: number): number[] => [n & 0xff, (n >> 8) & 0xff];
@@ -157,8 +159,12 @@ export class SecureDevice {
     hal.buttons.setClient({
       pressed: (name) => {
         for (const c of this.conns.values()) c.pairing.buttonPressed(name);
+        opts.onButton?.(name, false);
       },
-      longPressed: (name) => this.emergency.buttonLongPressed(name),
+      longPressed: (name) => {
+        this.emergency.buttonLongPressed(name);
+        opts.onButton?.(name, true);
+      },
     });
     this.advertise();
   }

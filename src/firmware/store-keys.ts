@@ -17,6 +17,8 @@ export const STORE_KEYS = {
   pumpProfileTemplateBase: 0x0030,
   /** The pH meter's GLP log state: capacity and acknowledged-up-to sequence number (devices/ph-meter/glp-log.ts). */
   phGlpState: 0x0040,
+  /** The pH meter's calibration in force (devices/ph-meter/calibration-store.ts). */
+  phCalibration: 0x0041,
   /** Bonds, one key per slot: bondBase + slot, slot 0..MAX_BONDS-1 (docs/protocol.md §4.6). */
   bondBase: 0x0100,
   /**

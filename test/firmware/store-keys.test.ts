@@ -16,6 +16,7 @@ const SPAN: Readonly<Record<keyof typeof STORE_KEYS, number>> = {
   // + template number 1..12
   pumpProfileTemplateBase: 13,
   phGlpState: 1,
+  phCalibration: 1,
   bondBase: MAX_BONDS,
   // slots 0..capacity
   phGlpSlotBase: GLP_MAX_CAPACITY + 1,

@@ -1,0 +1,170 @@
+// The pH meter's session commands (0x0200…, docs/protocol.md §6.2): measure, calibrate, read the
+// calibration, retrieve and acknowledge GLP records. Not the byte layouts (ph-wire.ts) nor the
+// machines (measurement.machine.ts, calibration.machine.ts): handlers only translate.
+//
+// Roles: calibration is clinician or service (DESIGN §5/§6: a wrong calibration misreads every
+// sample after it); the session refuses a patient with insufficient role (0x02) and audits the
+// refusal (0x0060) before the handler runs. Reading, the calibration in force and the GLP records
+// are the patient's own data, and readable under break-glass (emergency: true, nothing here can
+// start or increase delivery). Acknowledging records lets the meter overwrite them later: not for
+// the emergency role.
+//
+// Answers: ok with the payload; busy (0x05) when another measurement or a calibration holds the
+// probe; not permitted now (0x06) with code[1] ‖ measured pH[4] (ph-wire.ts) when the meter could
+// not do it (not stable in time, buffer not recognized, log full until a sync); invalid
+// parameters (0x03) for bytes that do not decode. The checkpoint's signature costs ≈ 1 s of CPU on
+// the KW31Z (glp-log.ts): it is answered after that time (src/session/cpu-time.ts).
+
+import type { Command, CommandResult } from '../../src/session/commands.ts';
+import { ledgerCpuMeter, afterCpu } from '../../src/session/cpu-time.ts';
+import { RESPONSE_STATUS } from '../../src/session/wire-session.ts';
+import { calibrationStatusAt } from './calibration.ts';
+import type { CalibrationOutcome } from './calibration.machine.ts';
+import { GLP_RECORD_BYTES } from './glp-record.ts';
+import type { PhMeter } from './index.ts';
+import {
+  ACCEPTANCE_FAILURE_CODES,
+  BUFFER_SET_CODES,
+  CALIBRATION_STATUS_CODES,
+  decodeGlpRecordsRequest,
+  decodeSeq,
+  decodeSeqPair,
+  encodeCalibrationAnswer,
+  encodePointAnswer,
+  encodeRefusal,
+  GLP_RECORDS_PER_ANSWER,
+  PH_COMMANDS,
+  type CalibrationAnswer,
+} from './ph-wire.ts';
+
+const EMPTY = new Uint8Array(0);
+const ok = (payload: Uint8Array = EMPTY): CommandResult => ({ status: RESPONSE_STATUS.ok, payload });
+const invalid: CommandResult = { status: RESPONSE_STATUS.invalidParameters, payload: EMPTY };
+const busy: CommandResult = { status: RESPONSE_STATUS.busy, payload: EMPTY };
+const notNow = (payload: Uint8Array): CommandResult => ({ status: RESPONSE_STATUS.notPermittedNow, payload });
+const SET_BY_CODE: Readonly<Record<number, string>> = { [BUFFER_SET_CODES.nist]: 'nist', [BUFFER_SET_CODES.us]: 'us' };
+
+function outcomeAnswer(o: CalibrationOutcome): CalibrationAnswer {
+  if (o.ok) {
+    const c = o.calibration;
+    return { failure: 0, status: 0, id: c.id, slopePercent: c.slopePercent, offsetMv: c.offsetMv, timeS: Math.floor(c.atUs / 1e6), points: c.points.length, bufferSet: BUFFER_SET_CODES[c.bufferSet], warnings: c.warnings };
+  }
+  const fit = 'fit' in o ? o.fit : undefined;
+  const failure = o.code === 'slope-low' || o.code === 'slope-high' || o.code === 'offset' || o.code === 'cancelled' || o.code === 'timeout' ? ACCEPTANCE_FAILURE_CODES[o.code] : ACCEPTANCE_FAILURE_CODES.fit;
+  return { failure, status: 0, id: 0, slopePercent: fit?.slopePercent ?? 0, offsetMv: fit?.offsetMv ?? 0, timeS: Math.floor(o.attempt.endedAtUs / 1e6), points: o.attempt.points.length, bufferSet: BUFFER_SET_CODES[o.attempt.bufferSet], warnings: [] };
+}
+
+/** The meter's commands; `meter` is late-bound (the SecureDevice is built before the parts these drive). */
+export function phCommands(meter: () => PhMeter): Command[] {
+  return [
+    {
+      ...PH_COMMANDS.measure,
+      handler: (req) => {
+        if (req.payload.length !== 0) return invalid;
+        const m = meter();
+        if (m.calibrator.status().state !== 'idle') return notNow(encodeRefusal('calibrating'));
+        const started = m.measurement.measureOnce((r) => {
+          if (!r.ok) return req.respond(notNow(encodeRefusal(r.code, r.reading?.ph)));
+          const seq = m.record(r.reading);
+          if (!seq.ok) return req.respond(notNow(encodeRefusal(seq.code === 'unsynced-full' ? 'unsynced-full' : 'log-failed', r.reading.ph)));
+          req.respond(ok(m.glp.record(seq.value) ?? EMPTY));
+        });
+        return started.ok ? undefined : busy;
+      },
+    },
+    {
+      ...PH_COMMANDS.calibrationStart,
+      handler: (req) => {
+        const set = req.payload.length === 1 ? SET_BY_CODE[req.payload[0]!] : undefined;
+        if (set === undefined) return invalid;
+        const m = meter();
+        const r = m.startCalibration(set, { source: 'session', role: req.role });
+        return r.ok ? ok() : busy;
+      },
+    },
+    {
+      ...PH_COMMANDS.calibrationPoint,
+      handler: (req) => {
+        if (req.payload.length !== 0) return invalid;
+        const r = meter().calibrator.measurePoint((p) => {
+          if (!p.ok) return req.respond(notNow(encodeRefusal(p.code, p.measuredPh)));
+          req.respond(ok(encodePointAnswer({ index: p.index, nominalPh: p.point.nominalPh, bufferPhAtT: p.point.bufferPhAtT, mv: p.point.mv, tempC: p.point.tempC })));
+        });
+        return r.ok ? undefined : r.code === 'not-calibrating' ? notNow(encodeRefusal('interrupted')) : busy;
+      },
+    },
+    {
+      ...PH_COMMANDS.calibrationFinish,
+      handler: (req) => {
+        if (req.payload.length !== 0) return invalid;
+        const o = meter().calibrator.finish();
+        if ('attempt' in o || o.ok) return ok(encodeCalibrationAnswer(outcomeAnswer(o as CalibrationOutcome)));
+        return notNow(encodeRefusal('interrupted'));
+      },
+    },
+    {
+      ...PH_COMMANDS.calibrationCancel,
+      handler: (req) => {
+        if (req.payload.length !== 0) return invalid;
+        const r = meter().calibrator.cancel();
+        return r.ok ? ok() : notNow(encodeRefusal('interrupted'));
+      },
+    },
+    {
+      ...PH_COMMANDS.calibrationRead,
+      handler: (req) => {
+        if (req.payload.length !== 0) return invalid;
+        const m = meter();
+        const c = m.calibration();
+        const status = CALIBRATION_STATUS_CODES[calibrationStatusAt(c, m.alarm.nowUs(), m.expiry)];
+        if (c === undefined) return ok(encodeCalibrationAnswer({ failure: 0, status, id: 0, slopePercent: 100, offsetMv: 0, timeS: 0, points: 0, bufferSet: 0, warnings: [] }));
+        return ok(encodeCalibrationAnswer({ failure: 0, status, id: c.id, slopePercent: c.slopePercent, offsetMv: c.offsetMv, timeS: Math.floor(c.atUs / 1e6), points: c.points.length, bufferSet: BUFFER_SET_CODES[c.bufferSet], warnings: c.warnings }));
+      },
+    },
+    {
+      ...PH_COMMANDS.glpRecords,
+      handler: (req) => {
+        const q = decodeGlpRecordsRequest(req.payload);
+        if (q === undefined || q.max === 0) return invalid;
+        const glp = meter().glp;
+        const from = Math.max(q.fromSeq, glp.firstSeq);
+        const out: Uint8Array[] = [];
+        for (let s = from; s <= glp.lastSeq && out.length < Math.min(q.max, GLP_RECORDS_PER_ANSWER); s++) {
+          const r = glp.record(s);
+          if (r === undefined) break;
+          out.push(r);
+        }
+        const answer = new Uint8Array(5 + out.length * GLP_RECORD_BYTES);
+        new DataView(answer.buffer).setUint32(0, glp.lastSeq, true);
+        answer[4] = out.length;
+        out.forEach((r, i) => answer.set(r, 5 + i * GLP_RECORD_BYTES));
+        return ok(answer);
+      },
+    },
+    {
+      ...PH_COMMANDS.glpCheckpoint,
+      handler: (req) => {
+        const q = decodeSeqPair(req.payload);
+        if (q === undefined) return invalid;
+        const m = meter();
+        const { ledger, alarm } = m.board;
+        afterCpu(
+          alarm,
+          ledgerCpuMeter(ledger),
+          () => m.glp.checkpoint(q.first, q.last),
+          (r) => req.respond(r.ok ? ok(r.value) : invalid),
+          () => req.respond({ status: RESPONSE_STATUS.notPermittedNow, payload: encodeRefusal('log-failed') }),
+        );
+        return undefined;
+      },
+    },
+    {
+      ...PH_COMMANDS.glpAcknowledge,
+      handler: (req) => {
+        const seq = decodeSeq(req.payload);
+        if (seq === undefined) return invalid;
+        return meter().glp.acknowledge(seq).ok ? ok() : invalid;
+      },
+    },
+  ];
+}

@@ -47,6 +47,22 @@ export const SCENARIOS: Readonly<Record<string, ScenarioEntry>> = {
       return { report: formatDayReport(r), ok: r.ok };
     },
   },
+  'ph/calibrate-and-measure': {
+    summary: 'the pH meter: 3-point calibration by a clinician (a patient refused), buffers at 5/25/45 °C, an old probe failing, GLP sync verified downstream',
+    run: async (opts) => {
+      const { runCalibrateAndMeasure, formatCalibrateAndMeasure } = await import('./ph/calibrate-and-measure.ts');
+      const r = runCalibrateAndMeasure({ ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.pcapPath !== undefined ? { pcapPath: opts.pcapPath } : {}) });
+      return { report: formatCalibrateAndMeasure(r), ok: r.ok };
+    },
+  },
+  'ph/battery': {
+    summary: "the pH meter's duty cycle for 24 h (a reading a minute, an hourly sync) and its CR2032 life from the ledger",
+    run: async (opts) => {
+      const { runBatteryDay, formatBatteryDay } = await import('./ph/battery.ts');
+      const r = runBatteryDay({ ...(opts.seed !== undefined ? { seed: opts.seed } : {}) });
+      return { report: formatBatteryDay(r), ok: r.ok };
+    },
+  },
 };
 
 export function scenarioNamed(name: string): ScenarioEntry {

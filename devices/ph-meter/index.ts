@@ -12,7 +12,7 @@
 //   set, each short OK takes a point, a long OK finishes; a long Cancel cancels.
 // One record store: SecureDevice opens it; the GLP log and the calibration live in it too.
 
-import type { Alarm } from '../../hal/alarm.ts';
+import type { Alarm, AlarmId } from '../../hal/alarm.ts';
 import type { Kw31zBoard } from '../../hal/kw31z/board.ts';
 import { sha256, type BudgetReport } from '../../src/crypto/index.ts';
 import { MedtwinError } from '../../src/errors.ts';
@@ -82,6 +82,15 @@ export interface PhMeter {
   startCalibration(bufferSet: string, by: CalibrationOperator): ReturnType<Calibrator['start']>;
   /** The calibration in force. */
   calibration(): Calibration | undefined;
+  /**
+   * Log on its own: every `periodUs`, one one-shot reading into the GLP log (a reading a minute is
+   * the duty cycle the battery figure states). Skipped while a calibration or another measurement
+   * holds the probe. A second call replaces the period.
+   */
+  startLogging(periodUs: number): void;
+  stopLogging(): void;
+  /** Interval readings logged, skipped (probe busy) and lost (not stable in time, or the log refused). */
+  readonly logging: { readonly logged: number; readonly skipped: number; readonly failed: number };
 }
 
 /** Source byte of the audit details: 0 local, else the role's code. */
@@ -218,6 +227,28 @@ export function createPhMeter(opts: PhMeterOptions): PhMeter {
     );
   };
 
+  const logging = { logged: 0, skipped: 0, failed: 0 };
+  let loggingTimer: AlarmId | undefined;
+  const stopLogging = (): void => {
+    if (loggingTimer !== undefined) board.alarm.cancel(loggingTimer);
+    loggingTimer = undefined;
+  };
+  const startLogging = (periodUs: number): void => {
+    if (!Number.isInteger(periodUs) || periodUs < 1_000_000) throw new MedtwinError('ph.logging', `logging period must be a whole number of µs ≥ 1 s, got ${periodUs}`);
+    stopLogging();
+    const tick = (): void => {
+      loggingTimer = board.alarm.setAlarm(periodUs, tick);
+      if (cal.status().state !== 'idle') return void logging.skipped++;
+      const started = measurement.measureOnce((r) => {
+        if (!r.ok) return void logging.failed++;
+        if (record(r.reading).ok) logging.logged++;
+        else logging.failed++;
+      });
+      if (!started.ok) logging.skipped++;
+    };
+    loggingTimer = board.alarm.setAlarm(periodUs, tick);
+  };
+
   const meter: PhMeter = {
     device,
     probe,
@@ -231,6 +262,9 @@ export function createPhMeter(opts: PhMeterOptions): PhMeter {
     record,
     startCalibration,
     calibration: () => cal.current(),
+    startLogging,
+    stopLogging,
+    logging,
   };
   parts.meter = meter;
   return meter;

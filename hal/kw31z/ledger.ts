@@ -3,6 +3,7 @@
 
 import { ACTIVITIES, METER_NAMES, type Activity, type Ledger, type MeterName, type Meters } from '../ledger.ts';
 import { KW31Z_COSTS, type CostTable } from './costs.ts';
+import { MedtwinError } from '../../src/errors.ts';
 
 /** µJ for one unit of each meter, derived from the cost table (energy = I × V × t). */
 export function microJoulesPerUnit(costs: CostTable): Record<MeterName, number> {
@@ -107,4 +108,31 @@ export class Kw31zLedger implements Ledger {
       microJoules,
     };
   }
+}
+
+/**
+ * What was charged between two summaries of one ledger (`before` taken first): a steady state
+ * without its one-time setup (a first pairing's ECDH), for a battery projection of a duty cycle.
+ */
+export function ledgerSince(before: LedgerSummary, after: LedgerSummary): LedgerSummary {
+  if (before.device !== after.device || before.elapsedUs > after.elapsedUs) throw new MedtwinError('ledger.since', `summaries of ${before.device} and ${after.device} out of order`);
+  const totals = zeroMeters();
+  const activities = after.activities.map((a) => {
+    const b = before.activities.find((x) => x.activity === a.activity);
+    const meters = zeroMeters();
+    for (const m of METER_NAMES) {
+      meters[m] = a.meters[m] - (b?.meters[m] ?? 0);
+      totals[m] += meters[m];
+    }
+    return { activity: a.activity, meters, microJoules: a.microJoules - (b?.microJoules ?? 0) };
+  });
+  return {
+    device: after.device,
+    elapsedUs: after.elapsedUs - before.elapsedUs,
+    activities,
+    totals,
+    cpuCycles: totals.cpuCycles,
+    radioOnUs: totals.radioTxUs + totals.radioRxUs,
+    microJoules: after.microJoules - before.microJoules,
+  };
 }

@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 import { SCENARIOS, scenarioNamed } from '../../scenarios/index.ts';
 import { MedtwinError } from '../errors.ts';
 
+/** The longest scenario name: the summaries line up. */
+const NAME_WIDTH = Math.max(...Object.keys(SCENARIOS).map((n) => n.length)) + 1;
+
 export const SCENARIO_HELP = `medtwin scenario — run a scenario and print its report
 
 usage: medtwin scenario NAME [options]
@@ -14,7 +17,7 @@ usage: medtwin scenario NAME [options]
 
 scenarios:
 ${Object.entries(SCENARIOS)
-  .map(([name, s]) => `  ${name.padEnd(22)} ${s.summary}`)
+  .map(([name, s]) => `  ${name.padEnd(NAME_WIDTH)} ${s.summary}`)
   .join('\n')}
 
 options:
@@ -33,7 +36,7 @@ export async function scenarioCommand(argv: string[]): Promise<number> {
     options: { seed: { type: 'string' }, pcap: { type: 'string' }, list: { type: 'boolean' } },
   });
   if (values.list) {
-    for (const [name, s] of Object.entries(SCENARIOS)) console.log(`${name.padEnd(22)} ${s.summary}`);
+    for (const [name, s] of Object.entries(SCENARIOS)) console.log(`${name.padEnd(NAME_WIDTH)} ${s.summary}`);
     return 0;
   }
   if (positionals.length !== 1) throw new MedtwinError('cli.option', `give one scenario name (try: medtwin scenario --list)`);

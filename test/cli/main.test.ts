@@ -91,11 +91,11 @@ describe('medtwin (the command)', () => {
   it('scenario runs a named scenario, says whether its declarations held, and lists them', () => {
     const list = medtwin('scenario', '--list');
     expect(list.code).toBe(0);
-    expect(list.out.split('\n').filter(Boolean).map((l) => l.split(' ')[0])).toEqual(['demo/showcase', 'demo/first-contact', 'therapy/day-in-the-life']);
+    expect(list.out.split('\n').filter(Boolean).map((l) => l.split(' ')[0])).toEqual(['demo/showcase', 'demo/first-contact', 'therapy/day-in-the-life', 'ph/calibrate-and-measure', 'ph/battery']);
     const r = medtwin('scenario', 'demo/showcase');
     expect(r.code).toBe(0);
     expect(r.out).toContain('scenario demo/showcase: everything it declares held');
-    expect(medtwin('scenario', 'therapy/nothing')).toMatchObject({ code: 2, err: 'medtwin: error [scenario.unknown]: no scenario "therapy/nothing" (have: demo/showcase, demo/first-contact, therapy/day-in-the-life)\n' });
+    expect(medtwin('scenario', 'therapy/nothing')).toMatchObject({ code: 2, err: 'medtwin: error [scenario.unknown]: no scenario "therapy/nothing" (have: demo/showcase, demo/first-contact, therapy/day-in-the-life, ph/calibrate-and-measure, ph/battery)\n' });
   });
 
   it('--help and help list the commands and exit 0', () => {

@@ -183,8 +183,8 @@ export async function run(args: string[]): Promise<void> {
   console.log(
     `node ${process.version}; AES-128-CCM, ${NONCE_BYTES}-byte nonce, ${TAG_BYTES}-byte tag, ${AAD_BYTES}-byte AAD; ` +
       `CPU time per call (process.cpuUsage), best of ${rounds} interleaved batches of ~${batchMs} ms\n` +
-      `ours = keyed AesCcm (key expanded once; aes-block.ts T-table AES core); node = createCipheriv/createDecipheriv('aes-128-ccm') per record\n` +
-      `noble-block = the same AesCcm over noble's unsafe.encrypt, measured in a child process against node again`,
+      `ours = keyed AesCcm (key expanded once; default WebAssembly T-table core, aes-wasm.ts); node = createCipheriv/createDecipheriv('aes-128-ccm') per record\n` +
+      `noble-block = AesCcm's JS pass over noble's unsafe.encrypt, measured in a child process against node again`,
   );
   const ours = measureCcm(ccm, key, nonce, aad, batchMs, rounds);
   const nb = measureNobleBlockInChild(args);

@@ -1,10 +1,13 @@
-// Tests for AES-128-CCM: every vector in test/vectors/ccm.json both ways, the auth failures
-// (each tag bit, ciphertext, AAD, nonce, truncation), every parameter class, the keyed and
-// in-place forms, and a seeded cross-check against node:crypto's aes-128-ccm. Not cost tests (cost.test.ts).
+// Tests for AES-128-CCM: every vector in test/vectors/ccm.json both ways and on every block, the
+// auth failures (each tag bit, ciphertext, AAD, nonce, truncation), every parameter class, the keyed
+// and in-place forms, the WebAssembly pass's shared memory, and seeded cross-checks against
+// node:crypto's aes-128-ccm and between the passes. Not cost tests (cost.test.ts).
 
+import { execFileSync } from 'node:child_process';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ccmWasmBlocks, WASM_KEY, WASM_KEY_BYTES } from '../../src/crypto/aes-wasm.ts';
 import { AesCcm, ccmDecrypt, ccmEncrypt, ccmMaxPayloadBytes, CryptoError } from '../../src/crypto/index.ts';
 import { flipBit, fromHex, hex, loadVectors } from './helpers.ts';
 
@@ -64,8 +67,8 @@ describe('CCM vectors (test/vectors/ccm.json)', () => {
     expect(hex(pt), v.name).toBe(v.plaintext);
   });
 
-  it.each(VALID.map(named))('keyed AesCcm (tables and noble block) seals and opens $name', (v) => {
-    for (const block of ['tables', 'noble'] as const) {
+  it.each(VALID.map(named))('keyed AesCcm (wasm, tables and noble block) seals and opens $name', (v) => {
+    for (const block of ['wasm', 'tables', 'noble'] as const) {
       const ccm = new AesCcm(fromHex(v.key), v.tagLength, { block });
       expect(hex(ccm.seal(fromHex(v.nonce), fromHex(v.plaintext), fromHex(v.aad))), `${v.name} [${block}]`).toBe(v.ciphertext + v.tag);
       expect(hex(ccm.open(fromHex(v.nonce), fromHex(v.ciphertext + v.tag), fromHex(v.aad))), `${v.name} [${block}]`).toBe(v.plaintext);
@@ -299,14 +302,93 @@ describe('CCM against node:crypto aes-128-ccm (seeded fast-check)', () => {
     );
   });
 
-  it('the noble-block variant agrees with the T-table core (200 runs, seed 12345)', () => {
+  it('the WebAssembly pass, the JS pass on the T-table block and on noble\'s block agree both ways (200 runs, seed 12345)', () => {
     fc.assert(
       fc.property(input, ({ key, nonce, tagLength, aad, plaintext }) => {
-        const a = new AesCcm(key, tagLength).seal(nonce, plaintext, aad);
-        const b = new AesCcm(key, tagLength, { block: 'noble' }).seal(nonce, plaintext, aad);
-        expect(hex(a)).toBe(hex(b));
+        const passes = (['wasm', 'tables', 'noble'] as const).map((block) => new AesCcm(key, tagLength, { block }));
+        const sealed = passes.map((ccm) => hex(ccm.seal(nonce, plaintext, aad)));
+        expect(sealed[1]).toBe(sealed[0]);
+        expect(sealed[2]).toBe(sealed[0]);
+        for (const ccm of passes) expect(hex(ccm.open(nonce, fromHex(sealed[0]!), aad))).toBe(hex(plaintext));
       }),
       { seed: 12345, numRuns: 200 },
     );
+  });
+});
+
+describe('CCM WebAssembly pass: the shared module memory (aes-wasm.ts, ccm-wasm.ts)', () => {
+  const wasmMemory = (): Buffer => {
+    const b = ccmWasmBlocks().bytes;
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  };
+
+  it('a record larger than the first memory page grows the memory; node agrees, and small records still work after', () => {
+    const key = Uint8Array.from({ length: 16 }, (_, i) => i * 11 + 3);
+    const nonce12 = Uint8Array.from({ length: 12 }, (_, i) => i + 1); // q = 3: up to 2^24 − 1 bytes
+    const big = Uint8Array.from({ length: 200_000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff);
+    const bigAad = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 13) & 0xff); // the 6-octet length encoding
+    const ccm = new AesCcm(key, 16);
+    const sealed = ccm.seal(nonce12, big, bigAad);
+    expect(hex(sealed)).toBe(nodeSeal(key, nonce12, big, bigAad, 16));
+    expect(hex(ccm.open(nonce12, sealed, bigAad))).toBe(hex(big));
+    expect(ccmWasmBlocks().bytes.length).toBeGreaterThanOrEqual(200_000 + 70_000);
+    const small = fromHex(BASE.plaintext);
+    expect(hex(new AesCcm(K, 8).seal(N, small, A))).toBe(BASE.ciphertext + BASE.tag);
+  });
+
+  it('instances with different keys and tag lengths interleave: each record uses its own key schedule', () => {
+    const keys = [K, flipBit(K, 0), flipBit(K, 127)];
+    const ccms = keys.map((key, i) => new AesCcm(key, [8, 4, 16][i]!));
+    for (let round = 0; round < 3; round++) {
+      ccms.forEach((ccm, i) => {
+        const pt = Uint8Array.from({ length: 20 + round * 17 }, (_, j) => (j + i * 31 + round) & 0xff);
+        const sealed = ccm.seal(N, pt, A);
+        expect(hex(sealed), `key ${i} round ${round}`).toBe(nodeSeal(keys[i]!, N, pt, A, ccm.tagLength));
+        expect(hex(ccm.open(N, sealed, A))).toBe(hex(pt));
+      });
+    }
+  });
+
+  it('leaves no plaintext in the shared memory after a seal, an open or a failed open', () => {
+    const ccm = new AesCcm(K, 8);
+    // 40 bytes that appear nowhere else (not a table, not a key): a run that survived would be found.
+    const pt = Uint8Array.from({ length: 40 }, (_, i) => (0xa5 ^ (i * 29)) & 0xff);
+    const needle = Buffer.from(pt.subarray(0, 8));
+    const sealed = ccm.seal(N, pt, A);
+    expect(wasmMemory().indexOf(needle)).toBe(-1);
+    expect(hex(ccm.open(N, sealed, A))).toBe(hex(pt));
+    expect(wasmMemory().indexOf(needle)).toBe(-1);
+    expect(codeOf(() => ccm.open(N, flipBit(sealed, 0), A))).toBe('auth');
+    expect(wasmMemory().indexOf(needle)).toBe(-1);
+    // The same check is not vacuous: the bytes are found while they are in memory.
+    ccmWasmBlocks().bytes.set(pt, ccmWasmBlocks().bytes.length - 64);
+    expect(wasmMemory().indexOf(needle)).toBe(ccmWasmBlocks().bytes.length - 64);
+    ccmWasmBlocks().bytes.fill(0, ccmWasmBlocks().bytes.length - 64);
+  });
+
+  it('an engine without WebAssembly (node --jitless) falls back to the JS pass by default, and refuses an explicit wasm', () => {
+    const script = `
+      const { AesCcm } = await import(${JSON.stringify(new URL('../../src/crypto/ccm.ts', import.meta.url).href)});
+      const hex = (b) => Buffer.from(b).toString('hex');
+      const ccm = new AesCcm(Buffer.from('${BASE.key}', 'hex'), 8);
+      let code = 'none';
+      try { new AesCcm(Buffer.from('${BASE.key}', 'hex'), 8, { block: 'wasm' }); } catch (e) { code = e.code; }
+      console.log(hex(ccm.seal(Buffer.from('${BASE.nonce}', 'hex'), Buffer.from('${BASE.plaintext}', 'hex'), Buffer.from('${BASE.aad}', 'hex'))), code);`;
+    const out = execFileSync(process.execPath, ['--jitless', '--import', import.meta.resolve('tsx'), '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    expect(out.trim()).toBe(`${BASE.ciphertext}${BASE.tag} crypto.no-wasm`);
+  });
+
+  it('destroy() clears the key schedule it had loaded into the shared memory', () => {
+    const ccm = new AesCcm(K, 8);
+    ccm.seal(N, fromHex(BASE.plaintext), A);
+    const schedule = () => ccmWasmBlocks().bytes.subarray(WASM_KEY, WASM_KEY + WASM_KEY_BYTES);
+    expect(schedule().some((b) => b !== 0)).toBe(true);
+    ccm.destroy();
+    expect(schedule().every((b) => b === 0)).toBe(true);
+    // Another instance loads its own schedule again.
+    expect(hex(new AesCcm(K, 8).seal(N, fromHex(BASE.plaintext), A))).toBe(BASE.ciphertext + BASE.tag);
   });
 });

@@ -15,14 +15,17 @@ const HELP = `medtwin ${VERSION} — secure firmware twins of BLE medical device
 usage: medtwin <command> [options]
 
 commands:
-  demo        the showcase (npm start): a simulated KW31Z pump pairs with a phone by
-              six-digit comparison, runs commands over an encrypted session, refuses
-              a wrong passkey; prints the story, the timeline, the ledger and battery
+  demo        the showcase (npm start): a simulated KW31Z insulin pump pairs with a
+              phone by six-digit comparison, delivers a bolus and reports its status
+              over an encrypted session, refuses a wrong passkey; a pH meter is
+              calibrated, measures and its GLP records are verified; prints the story,
+              the timeline, each device's ledger and battery
   first-contact
               the link layer alone: advertise, connect, raw data PDUs, disconnect
   scenario    run a named scenario (medtwin scenario --list) and print its report
   energy      the ledger and battery life of a scripted duty cycle (advertise, then
-              one idle connection) on the simulated KW31Z
+              one idle connection) on the simulated KW31Z (the pH meter's own duty
+              cycle: medtwin scenario ph/battery)
   help        this text (also: medtwin <command> --help)
   version     print the version
 

@@ -17,20 +17,26 @@ describe('medtwin (the command)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'medtwin-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('demo (npm start) tells the showcase: comparison pairing, session commands, the refused passkey, Stop; then ledger and battery', () => {
+  it('demo (npm start) tells the showcase of both devices, then each ledger and battery', () => {
     const r = medtwin('demo');
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
-    expect(r.out).toMatch(/^medtwin demo — insulin pump on a simulated MKW31Z, seed "showcase"$/m);
+    expect(r.out).toMatch(/^medtwin demo — insulin pump and pH meter on simulated MKW31Z chips, seed "showcase"$/m);
     const shown = /pump display shows (\d{6}), phone shows (\d{6}): alice presses OK/.exec(r.out);
     expect(shown?.[1]).toBe(shown?.[2]);
-    expect(r.out).toMatch(/paired as patient \(comparison \d{6}\); the pump spent 9\d\d\.\d ms of CPU on it/);
-    expect(r.out).toContain('    device.info → ok');
-    expect(r.out).toContain('    audit.read → refused: insufficient role');
+    expect(r.out).toMatch(/paired as patient; the pump spent 9\d\d\.\d ms of CPU on it/);
+    expect(r.out).toContain('Set Bolus 1.00 U (meal) → accepted, bolus id 1');
+    expect(r.out).toContain('a basal template from the patient → refused: insufficient role; a 40 U bolus → parameterOutOfRange');
+    expect(r.out).toMatch(/IDD Status over the session: therapy run, ready, reservoir [\d.]+ U; the motor moved 1\.\d\d U since the bolus/);
     expect(r.out).toMatch(/refused: passkey \(PAIR_FAILED 0x01\); lockout counts 1 failure/);
-    expect(r.out).toContain('therapy calls so far: suspend, resume, stop:button');
+    expect(r.out).toMatch(/→ accepted: slope 9\d\.\d\d %, offset -?\d+\.\d\d mV, calibration #1/);
+    expect(r.out).toMatch(/a sample of pH 6\.42 at 31 °C reads pH 6\.4\d\d/);
+    expect(r.out).toContain('signed checkpoint verified against the manufacturer root');
+    expect(r.out).toContain('someone holds Stop on the pump for 2.5 s: therapy stop');
     expect(r.out).toMatch(/^crypto +[\d,]+ +0 +0 +0 +0\.000 +[\d,.]+$/m);
     expect(r.out).toMatch(/^battery: AAA alkaline cell \(boost\); at a mean [\d,.]+ µW \(this busy run\) it lasts/m);
+    expect(r.out).toMatch(/^battery: CR2032 coin cell \(buck\); at a mean [\d,.]+ µW \(this busy run\) it lasts/m);
+    expect(r.out).toMatch(/^every check held: /m);
   });
 
   it('first-contact prints the timeline, the ledger and a battery projection', () => {

@@ -169,6 +169,17 @@ export class SecureDevice {
     this.advertise();
   }
 
+  /**
+   * Send an event (docs/protocol.md §5.4 kind 0x03) to every open session: how a device tells its
+   * clients of a change (the pump's IDD Status Changed, an annunciation). The number of sessions it
+   * reached; none open is not an error (a client reads the state when it next connects).
+   */
+  broadcast(event: number, payload: Uint8Array = new Uint8Array(0)): number {
+    let sent = 0;
+    for (const c of this.conns.values()) if (c.session.sendEvent(event, payload)) sent++;
+    return sent;
+  }
+
   /** Start (or resume) advertising; a failure is a configuration error. */
   advertise(): void {
     const r = this.host.startAdvertising(this.opts.advertising);

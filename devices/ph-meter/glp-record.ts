@@ -29,6 +29,7 @@ import { SHA256_BYTES, sha256, type CostContext } from '../../src/crypto/index.t
 import { isValidSerial, SERIAL_BYTES } from '../../src/session/identity.ts';
 import { MedtwinError } from '../../src/errors.ts';
 import type { CalibrationLine } from './nernst.ts';
+import { MAX_CALIBRATION_POINTS } from './calibration.ts';
 
 export const GLP_RECORD_VERSION = 1;
 /** Bytes the hash covers (after the previous hash). */
@@ -41,7 +42,6 @@ export const NO_VALUE_I32 = -0x8000_0000;
 export const NO_VALUE_I16 = -0x8000;
 /** The ideal line's slope, 100.00 %, in the record's unit. */
 export const IDEAL_SLOPE_CENTI_PERCENT = 10_000;
-export const MAX_CALIBRATION_POINTS = 5;
 const GENESIS_LABEL = 'medtwin-glp-v1';
 
 /** Status flags, bit i = index i. Order is the format: append only. */

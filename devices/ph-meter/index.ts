@@ -4,7 +4,7 @@
 //
 // Wiring:
 //   probe (simulated-probe.ts) → Measurement (every sample) → onLiveReading → Calibrator.reading
-//   Calibrator.onFinished: accepted → saved to flash, handed to Measurement, audited; any other end
+//   Calibrator.onFinished: accepted → handed to Measurement, saved to flash, audited; any other end
 //     audited (who, which rule failed); measurement stops (the procedure ran it continuously)
 //   ph.measure: a one-shot reading → a GLP record (the log chains it) → answered with the record
 //   Local procedure on the buttons (DESIGN §5: calibration is privileged; the device's own buttons
@@ -30,7 +30,7 @@ import { GLP_DEFAULT_CAPACITY, GlpLog, type GlpResult } from './glp-log.ts';
 import { glpReadingFrom, type GlpFlag } from './glp-record.ts';
 import { Measurement, measurementConfig, type PhReading } from './measurement.machine.ts';
 import { phCommands } from './ph-commands.ts';
-import { BUFFER_SET_CODES, warningBits } from './ph-wire.ts';
+import { ACCEPTANCE_FAILURE_CODES, BUFFER_SET_CODES, warningBits } from './ph-wire.ts';
 import { PH_SERVICE_UUID, phMeterService } from './ph-service.ts';
 import { createPhProbe, type PhProbe } from './simulated-probe.ts';
 
@@ -89,6 +89,8 @@ export interface PhMeter {
    */
   startLogging(periodUs: number): void;
   stopLogging(): void;
+  /** Accepted calibrations the flash could not keep (in force until a reboot). */
+  readonly unsavedCalibrations: { readonly count: number };
   /** Interval readings logged, skipped (probe busy) and lost (not stable in time, or the log refused). */
   readonly logging: { readonly logged: number; readonly skipped: number; readonly failed: number };
 }
@@ -143,6 +145,7 @@ export function createPhMeter(opts: PhMeterOptions): PhMeter {
     void r;
   };
 
+  const unsaved = { count: 0 };
   let calibrator: Calibrator | undefined;
   const measurement = new Measurement({
     alarm: board.alarm,
@@ -160,16 +163,20 @@ export function createPhMeter(opts: PhMeterOptions): PhMeter {
       parts.local = false;
       if (o.ok) {
         const c = o.calibration;
-        // Flash first: a calibration the meter cannot keep is not put in force (a reboot would lose it).
-        const saved = saveCalibration(device.store, c);
-        if (saved.ok) measurement.setCalibration(c);
+        // The Calibrator already holds it as in force; measure with it too, so reads, records and
+        // the answer agree. A calibration flash could not keep is still in force until a reboot
+        // (which goes back to the stored one): the display says so and it is counted.
+        measurement.setCalibration(c);
+        if (!saveCalibration(device.store, c).ok) {
+          unsaved.count++;
+          board.display.showText('CAL NOT SAVED');
+        }
         const u16 = Math.round(c.slopePercent * 100);
         const i16 = Math.round(c.offsetMv * 100) & 0xffff;
         audit(PH_AUDIT_EVENTS.calibrationAccepted, c.performedBy, [sourceCode(c.performedBy), ...le32(c.id), u16 & 0xff, u16 >> 8, i16 & 0xff, i16 >> 8, warningBits(c.warnings)]);
       } else {
         const reason = o.code === 'slope-low' || o.code === 'slope-high' || o.code === 'offset' || o.code === 'cancelled' || o.code === 'timeout' ? o.code : 'fit';
-        const codes = { 'slope-low': 1, 'slope-high': 2, offset: 3, cancelled: 4, timeout: 5, fit: 6 } as const;
-        audit(PH_AUDIT_EVENTS.calibrationFailed, o.attempt.performedBy, [sourceCode(o.attempt.performedBy), codes[reason], o.attempt.points.length]);
+        audit(PH_AUDIT_EVENTS.calibrationFailed, o.attempt.performedBy, [sourceCode(o.attempt.performedBy), ACCEPTANCE_FAILURE_CODES[reason], o.attempt.points.length]);
       }
     },
   });
@@ -265,6 +272,7 @@ export function createPhMeter(opts: PhMeterOptions): PhMeter {
     startLogging,
     stopLogging,
     logging,
+    unsavedCalibrations: unsaved,
   };
   parts.meter = meter;
   return meter;

@@ -9,10 +9,11 @@
 // start or increase delivery). Acknowledging records lets the meter overwrite them later: not for
 // the emergency role.
 //
-// Answers: ok with the payload; busy (0x05) when another measurement or a calibration holds the
-// probe; not permitted now (0x06) with code[1] ‖ measured pH[4] (ph-wire.ts) when the meter could
-// not do it (not stable in time, buffer not recognized, log full until a sync); invalid
-// parameters (0x03) for bytes that do not decode. The checkpoint's signature costs ≈ 1 s of CPU on
+// Answers: ok with the payload; busy (0x05) when another measurement holds the probe or a point is
+// being taken; not permitted now (0x06) with code[1] ‖ measured pH[4] (ph-wire.ts) when the meter
+// could not do it now (a calibration holds the probe, not stable in time, buffer not recognized,
+// five points already, no procedure running, log full until a sync, flash failed); invalid
+// parameters (0x03) for bytes that do not decode or name records the log does not hold. The checkpoint's signature costs ≈ 1 s of CPU on
 // the KW31Z (glp-log.ts): it is answered after that time (src/session/cpu-time.ts).
 
 import type { Command, CommandResult } from '../../src/session/commands.ts';
@@ -90,7 +91,8 @@ export function phCommands(meter: () => PhMeter): Command[] {
           if (!p.ok) return req.respond(notNow(encodeRefusal(p.code, p.measuredPh)));
           req.respond(ok(encodePointAnswer({ index: p.index, nominalPh: p.point.nominalPh, bufferPhAtT: p.point.bufferPhAtT, mv: p.point.mv, tempC: p.point.tempC })));
         });
-        return r.ok ? undefined : r.code === 'not-calibrating' ? notNow(encodeRefusal('interrupted')) : busy;
+        if (r.ok) return undefined;
+        return r.code === 'not-calibrating' || r.code === 'max-points' ? notNow(encodeRefusal(r.code)) : busy;
       },
     },
     {
@@ -99,7 +101,7 @@ export function phCommands(meter: () => PhMeter): Command[] {
         if (req.payload.length !== 0) return invalid;
         const o = meter().calibrator.finish();
         if ('attempt' in o || o.ok) return ok(encodeCalibrationAnswer(outcomeAnswer(o as CalibrationOutcome)));
-        return notNow(encodeRefusal('interrupted'));
+        return notNow(encodeRefusal(o.code === 'no-points' ? 'no-points' : 'not-calibrating'));
       },
     },
     {
@@ -107,7 +109,7 @@ export function phCommands(meter: () => PhMeter): Command[] {
       handler: (req) => {
         if (req.payload.length !== 0) return invalid;
         const r = meter().calibrator.cancel();
-        return r.ok ? ok() : notNow(encodeRefusal('interrupted'));
+        return r.ok ? ok() : notNow(encodeRefusal('not-calibrating'));
       },
     },
     {
@@ -152,7 +154,7 @@ export function phCommands(meter: () => PhMeter): Command[] {
           alarm,
           ledgerCpuMeter(ledger),
           () => m.glp.checkpoint(q.first, q.last),
-          (r) => req.respond(r.ok ? ok(r.value) : invalid),
+          (r) => req.respond(r.ok ? ok(r.value) : r.code === 'invalid-operand' ? invalid : notNow(encodeRefusal('log-failed'))),
           () => req.respond({ status: RESPONSE_STATUS.notPermittedNow, payload: encodeRefusal('log-failed') }),
         );
         return undefined;
@@ -163,7 +165,8 @@ export function phCommands(meter: () => PhMeter): Command[] {
       handler: (req) => {
         const seq = decodeSeq(req.payload);
         if (seq === undefined) return invalid;
-        return meter().glp.acknowledge(seq).ok ? ok() : invalid;
+        const r = meter().glp.acknowledge(seq);
+        return r.ok ? ok() : r.code === 'invalid-operand' ? invalid : notNow(encodeRefusal('log-failed'));
       },
     },
   ];

@@ -54,6 +54,12 @@ export const PH_REFUSAL_CODES = {
   'log-failed': 10,
   /** A calibration holds the probe. */
   calibrating: 11,
+  /** The procedure already has its five points: finish it. */
+  'max-points': 12,
+  /** Finish with no point taken. */
+  'no-points': 13,
+  /** Not a procedure in progress. */
+  'not-calibrating': 14,
 } as const satisfies Record<string, number>;
 export type PhRefusal = keyof typeof PH_REFUSAL_CODES;
 

@@ -19,7 +19,7 @@ import { bufferPhAt, US_BUFFERS, type PhBuffer } from '../../devices/ph-meter/bu
 import { NEW_PROBE, OLD_PROBE, type ElectrodeSpec } from '../../devices/ph-meter/electrode.ts';
 import { decodeGlpRecord, type GlpRecord } from '../../devices/ph-meter/glp-record.ts';
 import { verifyGlpExport, type GlpVerifyResult } from '../../devices/ph-meter/glp-verify.ts';
-import { decodeCalibrationAnswer, decodePointAnswer, BUFFER_SET_CODES, PH_REFUSAL_CODES, type CalibrationAnswer } from '../../devices/ph-meter/ph-wire.ts';
+import { decodeCalibrationAnswer, decodePointAnswer, encodeSeq, BUFFER_SET_CODES, PH_REFUSAL_CODES, type CalibrationAnswer } from '../../devices/ph-meter/ph-wire.ts';
 import { formatLedger } from '../../src/cli/report.ts';
 import { Rig, type Stage } from '../rig.ts';
 
@@ -27,8 +27,11 @@ export const METER_SERIAL = 'PH000007';
 export const OLD_METER_SERIAL = 'PH000008';
 const METER_ADDR: BdAddress = { address: 'C0:00:00:00:00:07', random: true };
 const OLD_METER_ADDR: BdAddress = { address: 'C0:00:00:00:00:08', random: true };
-/** 64 sectors (128 KB): the record store (GLP records, calibration, bonds, audit) and the write-once area. */
-export const METER_FLASH_BYTES = 64 * 2048;
+/**
+ * 128 sectors (256 KB of the chip's 512 KB): the record store — 1,000 GLP records (~96 KB, a third
+ * of it, so garbage collection stays cheap: glp-log.ts), calibration, bonds, audit — and the write-once area.
+ */
+export const METER_FLASH_BYTES = 128 * 2048;
 /** Time the probe rests in a beaker before anyone asks for a reading: the thermistor's τ is 15 s. */
 const SETTLE_US = 90 * US_PER_S;
 
@@ -189,7 +192,7 @@ export function runCalibrateAndMeasure(opts: MeterRigOptions = {}): CalibrateAnd
       say(`the patient's phone syncs GLP records ${sync.firstSeq}..${sync.lastSeq} in ${sync.requests} requests (one signed checkpoint)`);
       verified = verifyGlpExport(sync.export, { rootPublicKey: rig.manufacturer.rootPublicKey, expectedSerial: METER_SERIAL });
       say(`  downstream check against the manufacturer root: ${verified.ok ? `all ${verified.records.length} records intact` : `${verified.code} at #${verified.atSeq}`}`);
-      const ack = rig.request(ps, PH_COMMANDS.glpAcknowledge.id, Uint8Array.of(sync.lastSeq & 0xff, (sync.lastSeq >> 8) & 0xff, 0, 0));
+      const ack = rig.request(ps, PH_COMMANDS.glpAcknowledge.id, encodeSeq(sync.lastSeq));
       say(`  the phone acknowledges up to #${sync.lastSeq} → ${ack.ok && ack.status === 0 ? 'ok: the meter may overwrite them later' : 'refused'}`);
       // Someone edits the 25 °C pH 7 reading in the exported file (+0.2 pH).
       const edited = sync.export.records.map((r) => r.slice());

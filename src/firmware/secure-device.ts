@@ -89,7 +89,7 @@ export interface SecureDeviceOptions {
   /** Every pairing attempt's CPU budget report. */
   readonly onPairingBudget?: (report: BudgetReport) => void;
   readonly firmwareVersion?: string;
-  /** Every button press after the shared firmware saw it (pairing's OK, the emergency's long Stop): a device's own local procedures. */
+  /** Button presses for a device's own local procedures: every long press (after the emergency's), and short ones no comparison is waiting for. */
   readonly onButton?: (name: ButtonName, long: boolean) => void;
 }
 
@@ -158,8 +158,10 @@ export class SecureDevice {
     this.host.onDisconnect((conn) => this.disconnected(conn));
     hal.buttons.setClient({
       pressed: (name) => {
+        // A press that confirms or rejects a comparison is the pairing's alone (docs/protocol.md §4.2).
+        const forPairing = [...this.conns.values()].some((c) => c.pairing.awaitingUser);
         for (const c of this.conns.values()) c.pairing.buttonPressed(name);
-        opts.onButton?.(name, false);
+        if (!forPairing) opts.onButton?.(name, false);
       },
       longPressed: (name) => {
         this.emergency.buttonLongPressed(name);

@@ -213,6 +213,11 @@ export class DevicePairing {
   }
 
   /** A button of the device (hal/ui.ts): OK confirms, Cancel refuses; Stop is not pairing's. */
+  /** A comparison waits for the device's user: OK and Cancel are this pairing's, not the device's own procedures'. */
+  get awaitingUser(): boolean {
+    return this.actor.getSnapshot().hasTag('awaiting-user');
+  }
+
   buttonPressed(name: ButtonName): void {
     if (name === 'ok') this.send({ type: 'user.confirmed' });
     else if (name === 'cancel') this.send({ type: 'user.rejected' });

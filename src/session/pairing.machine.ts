@@ -265,6 +265,8 @@ export const pairingMachine = setup({
                   initial: 'deciding',
                   states: {
                     deciding: {
+                      // The device's OK and Cancel belong to this comparison now (device-pairing.ts awaitingUser).
+                      tags: ['awaiting-user'],
                       on: {
                         'user.confirmed': 'confirmed',
                         'user.rejected': fail(R.numericComparisonFailed),

@@ -190,6 +190,21 @@ describe('the pH meter: the calibration is kept, and only privileged roles may m
     expect(events).toContain(PH_AUDIT_EVENTS.calibrationStarted);
     expect(events).toContain(PH_AUDIT_EVENTS.calibrationAccepted);
   });
+  it("the OK that confirms a pairing's six digits is the pairing's: it takes no calibration point", () => {
+    const { rig, stage, meter } = newMeter('ph-ok-clash');
+    stage.board.buttons.hold('ok', 3_000);
+    rig.world.runFor(4 * US_PER_S);
+    expect(meter.calibrator.status().state).toBe('awaiting-point');
+    const phone = rig.phone('patient', '11:22:33:44:55:66');
+    const conn = rig.connect(phone, stage);
+    expect(rig.pair(phone, conn, stage, 'patient').ok).toBe(true);
+    rig.world.runFor(60 * US_PER_S);
+    expect(meter.calibrator.status()).toMatchObject({ state: 'awaiting-point', points: [] });
+    // After the pairing, a short OK is the procedure's again.
+    stage.board.buttons.press('ok');
+    rig.world.runFor(60 * US_PER_S);
+    expect(meter.calibrator.status().points).toHaveLength(1);
+  });
 });
 
 describe('the pH meter: measurements become GLP records, retrieved over the session', () => {

@@ -2,9 +2,9 @@
 // Not the IDS procedures or roles (ids-commands.ts) nor the pulse pacing and hard limits themselves (delivery-engine.ts).
 //
 // Decisions (issue 6):
-// - Bolus IDs are assigned here, 1, 2, … 0xFFFF then 1 again, in RAM: after a reboot they restart
-//   at 1 (the engine never resumes a bolus after a reboot, so an old ID cannot be confused with a
-//   running one; the history keeps the old IDs with their sequence numbers).
+// - Bolus IDs are assigned here, 1, 2, … 0xFFFF then 1 again, going on after a reboot from the last
+//   one the delivery journal holds (`firstBolusId`): IDS §7 wants an ID unique for each programmed
+//   bolus, and the history's Bolus Delivered records are told apart by it (index.ts, after a cut).
 // - A basal rate template is ONE flat rate for now (mU/h). Time-of-day segments are not applied
 //   yet: ids-commands.ts refuses a template write whose blocks carry different rates rather than
 //   deliver a rate the clinician did not program.
@@ -35,6 +35,8 @@ export interface EngineDeliveryPortOptions {
   readonly onPrimingDone?: (primedMilliUnits: number) => void;
   /** Called when the reservoir could not be recorded after priming (the line is not primed). */
   readonly onPrimingFailed?: (code: string) => void;
+  /** The first Bolus ID to assign (default 1): the one after the journal's last, at boot. */
+  readonly firstBolusId?: number;
 }
 
 const OK: DeliveryResult = { ok: true, value: undefined };
@@ -112,10 +114,12 @@ export class EngineDeliveryPort implements DeliveryPort {
   /** Basal template number → flat rate, mU/h. */
   private readonly templates = new Map<number, number>();
   private activeTemplate = 0;
-  private nextBolusId = 1;
+  private nextBolusId: number;
   private priming: { readonly timer: AlarmId; readonly amount: number } | undefined;
 
   constructor(private readonly opts: EngineDeliveryPortOptions) {
+    const first = opts.firstBolusId ?? 1;
+    this.nextBolusId = Number.isInteger(first) && first >= 1 && first <= 0xffff ? first : 1;
     this.programmed = new ProgrammedMeter(opts.engine, opts.alarm);
     opts.engine.onEvent(() => this.programmed.accrue());
   }
@@ -193,6 +197,8 @@ export class EngineDeliveryPort implements DeliveryPort {
   }
 
   cancelTbr(): DeliveryResult {
+    // ids.md §3.3: Cancel TBR with none active is "procedure not applicable" (the engine calls it invalid).
+    if (this.opts.engine.activeTempBasal === undefined) return { ok: false, code: 'procedure-not-applicable', detail: 'no temporary basal is active' };
     return this.mutate(() => this.opts.engine.cancelTempBasal());
   }
 

@@ -222,9 +222,13 @@ function handleCcp(p: InsulinPump, req: CommandRequest): CommandResult {
       // Its blocks travel as Command Data (IDS §4.7), which the session does not carry yet.
       return code(m.op, 'opCodeNotSupported');
     case 'activateProfileTemplates': {
+      // All or nothing (ids.md §3.3): every number is checked before any is activated, so a refused
+      // request leaves the basal rate as it was (activating 3 of [3, 2] and refusing 2 changed delivery).
+      if (m.templateNumbers.some((n) => !(BASAL_TEMPLATE_NUMBERS as readonly number[]).includes(n))) return code(m.op, 'parameterOutOfRange');
+      if (m.templateNumbers.some((n) => port.basalTemplate(n) === undefined)) return code(m.op, 'procedureNotApplicable');
       const done: number[] = [];
       for (const n of m.templateNumbers) {
-        if (!(BASAL_TEMPLATE_NUMBERS as readonly number[]).includes(n)) return code(m.op, 'parameterOutOfRange');
+        // Only the first can still be refused (in Run): the rates met max basal when they were written.
         const r = therapy.activateBasalProfile(n);
         if (!r.ok) return r.code === 'parameter-out-of-range' ? limitRefused() : fromTherapy(m.op, r);
         done.push(n);

@@ -365,6 +365,9 @@ export class DeliveryEngine implements PumpMotorClient {
     if (request.kind !== 'fast' && !isDurationMinutes(durationMinutes)) return fail('invalid', `duration ${durationMinutes} min outside 1..${MAX_DURATION_MINUTES}`);
     const check = checkBolus(this.limits, { deliveredLast24hMilliUnits: this.deliveredLast24hMilliUnits(), committedMilliUnits: 0 }, fastMilliUnits + extendedMilliUnits);
     if (!check.ok) return check;
+    // Journaled before it can pulse, so a power cut always knows which bolus it interrupted.
+    const journaled = this.journal.beginBolus(request.bolusId);
+    if (!journaled.ok) return fail('journal', journaled.code);
     const nowUs = this.alarm.nowUs();
     this.bolus = {
       id: request.bolusId,
@@ -461,6 +464,8 @@ export class DeliveryEngine implements PumpMotorClient {
       if (b.fastStarted === b.fastPulses && b.extendedStarted === b.extendedPulses) {
         this.bolus = undefined;
         this.emit({ type: 'bolus.done', bolusId: b.id, deliveredMilliUnits: (b.fastPulses + b.extendedPulses) * this.milliUnitsPerPulse });
+        // After the listeners recorded it (history): a cut in between leaves it open, and recorded.
+        this.journal.endBolus(b.id);
       }
     }
     if (!w.ok) {
@@ -682,6 +687,8 @@ export class DeliveryEngine implements PumpMotorClient {
       programmedMilliUnits: (b.fastPulses + b.extendedPulses) * this.milliUnitsPerPulse,
       reason,
     });
+    // As for bolus.done: closed in the journal once the listeners have recorded it.
+    this.journal.endBolus(b.id);
   }
 
   private endTempBasal(): void {

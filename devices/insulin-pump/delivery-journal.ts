@@ -25,6 +25,14 @@
 // No pulse is lost (the plunger cannot forget it moved) and none is counted twice (a settled
 // entry is appended only when the newest entry is an intent, and it closes that intent).
 //
+// The bolus in progress is part of every snapshot too: its ID and the pulses made for it so far
+// (beginBolus when it is accepted, counted by each settled pulse of that ID, endBolus when it
+// ended), and the newest bolus ID used. So after a cut the firmware knows which bolus the cut
+// interrupted and how much of it the plunger delivered (its IDS Bolus Delivered record is written
+// at boot: index.ts), and bolus IDs go on from the last one instead of starting again (IDS §7:
+// unique for each programmed bolus). The caller ends a bolus only after recording it elsewhere,
+// so a bolus open after a cut either has its record already (the caller checks) or has none.
+//
 // Why snapshots and not deltas: GC of a ring log keeps only the newest entry (record-store.ts),
 // so an entry must stand alone. Why 25 hourly buckets in each entry: the max-daily limit must
 // survive a reboot, and history entries may have been dropped; hour buckets covering the last
@@ -39,6 +47,7 @@
 //   +36 u16 bolusId (0: none) | +38 u16 steps (intent: requested; settled: made)
 //   +40 f64 atUs (intent: when the step was requested; settled: when stepsDone came)
 //   +48 u32 bucketNewestHour | +52 u16 × 25 pulses per hour, newest first
+//   +102 u16 openBolusId (0: none) | +104 u16 openBolusPulses | +106 u16 lastBolusId (0: none yet)
 
 import type { Alarm } from '../../hal/alarm.ts';
 import type { PumpMotor } from '../../hal/motor.ts';
@@ -78,8 +87,9 @@ export interface DeliveryJournalOptions {
   readonly alarm: Alarm;
 }
 
-export const ENTRY_BYTES = 104;
-const FORMAT = 1;
+export const ENTRY_BYTES = 108;
+/** 2: the bolus in progress and the last bolus ID (+102…); format 1 had neither. */
+const FORMAT = 2;
 const PHASE_CODES: Record<EntryPhase, number> = { settled: 0, intent: 1, fill: 2 };
 const PHASES: readonly EntryPhase[] = ['settled', 'intent', 'fill'];
 const KIND_CODES: Record<PulseKind, number> = { basal: 0, tempBasal: 1, bolusFast: 2, bolusExtended: 3 };
@@ -102,6 +112,10 @@ interface State {
   bucketNewestHour: number;
   /** buckets[i]: pulses made in hour bucketNewestHour − i. */
   buckets: number[];
+  /** The bolus in progress (0: none) and the pulses made for it so far. */
+  openBolusId: number;
+  openBolusPulses: number;
+  lastBolusId: number;
 }
 
 const zeroCounts = (): PulseCounts => ({ basal: 0, tempBasal: 0, bolusFast: 0, bolusExtended: 0, unattributed: 0 });
@@ -125,6 +139,9 @@ function encode(s: State): Uint8Array {
   v.setFloat64(40, s.atUs, true);
   v.setUint32(48, s.bucketNewestHour, true);
   for (let i = 0; i < DAILY_BUCKETS; i++) v.setUint16(52 + 2 * i, Math.min(MAX_U16, s.buckets[i] ?? 0), true);
+  v.setUint16(102, s.openBolusId, true);
+  v.setUint16(104, Math.min(MAX_U16, s.openBolusPulses), true);
+  v.setUint16(106, s.lastBolusId, true);
   return bytes;
 }
 
@@ -157,6 +174,9 @@ function decode(bytes: Uint8Array): State {
     atUs: v.getFloat64(40, true),
     bucketNewestHour: v.getUint32(48, true),
     buckets,
+    openBolusId: v.getUint16(102, true),
+    openBolusPulses: v.getUint16(104, true),
+    lastBolusId: v.getUint16(106, true),
   };
 }
 
@@ -207,7 +227,7 @@ export class DeliveryJournal {
       const s: State = {
         phase: 'fill', kind: 'basal', steps: 0, bolusId: 0, atUs: nowUs, positionSteps: physical,
         fillPositionSteps: physical, fillMilliUnits: 0, pulses: zeroCounts(), bucketNewestHour: hourOf(nowUs),
-        buckets: new Array<number>(DAILY_BUCKETS).fill(0),
+        buckets: new Array<number>(DAILY_BUCKETS).fill(0), openBolusId: 0, openBolusPulses: 0, lastBolusId: 0,
       };
       const journal = new DeliveryJournal(opts, s, { kind: 'fresh' });
       const w = journal.write(s);
@@ -225,6 +245,7 @@ export class DeliveryJournal {
       s.steps = moved;
       s.positionSteps = physical;
       s.pulses[last.kind] += moved;
+      if (last.bolusId !== 0 && last.bolusId === last.openBolusId) s.openBolusPulses += moved;
       // The steps were made around the intent's instant (a step is 100 ms): bucket them there.
       if (moved > 0) addToBuckets(s, last.atUs, moved);
       reconciliation = { kind: 'completed-intent', pulseKind: last.kind, madeSteps: moved, bolusId: last.bolusId };
@@ -235,6 +256,7 @@ export class DeliveryJournal {
       s.phase = 'settled';
       s.steps = attributed;
       s.pulses[last.kind] += attributed;
+      if (last.bolusId !== 0 && last.bolusId === last.openBolusId) s.openBolusPulses += attributed;
       s.pulses.unattributed += unattributed;
       if (attributed + unattributed > 0) addToBuckets(s, nowUs, attributed + unattributed);
       s.positionSteps = physical;
@@ -267,6 +289,46 @@ export class DeliveryJournal {
   get openIntent(): { readonly kind: PulseKind; readonly steps: number; readonly bolusId: number } | undefined {
     const s = this.state;
     return s.phase === 'intent' ? { kind: s.kind, steps: s.steps, bolusId: s.bolusId } : undefined;
+  }
+
+  /** The bolus in progress as journaled: opened, not yet closed; `pulses` made for it so far. */
+  get openBolus(): { readonly bolusId: number; readonly pulses: number } | undefined {
+    const s = this.state;
+    return s.openBolusId === 0 ? undefined : { bolusId: s.openBolusId, pulses: s.openBolusPulses };
+  }
+
+  /** The newest bolus ID ever opened (0: none): the next one follows it, across reboots. */
+  get lastBolusId(): number {
+    return this.state.lastBolusId;
+  }
+
+  /**
+   * Journal a bolus accepted: from now on its pulses are counted for it. Call before the bolus
+   * may pulse; on a failed write nothing changed and the bolus must be refused. Keeps an open
+   * intent as it is (a basal pulse may be moving when a bolus is accepted).
+   */
+  beginBolus(bolusId: number): StoreResult {
+    if (!Number.isInteger(bolusId) || bolusId < 1 || bolusId > MAX_U16) throw new MedtwinError('journal.bolus', `bad bolus id ${bolusId}`);
+    const s = cloneState(this.state);
+    s.openBolusId = bolusId;
+    s.openBolusPulses = 0;
+    s.lastBolusId = bolusId;
+    const w = this.write(s);
+    if (w.ok) this.state = s;
+    return w;
+  }
+
+  /**
+   * The bolus ended and the caller has recorded it: it is no longer open. The RAM state follows
+   * even when the write fails (the next boot then finds it open, and the caller's record of it).
+   */
+  endBolus(bolusId: number): StoreResult {
+    if (this.state.openBolusId !== bolusId) return { ok: true, value: undefined };
+    const s = cloneState(this.state);
+    s.openBolusId = 0;
+    s.openBolusPulses = 0;
+    this.state = s;
+    return this.write(s);
   }
 
   get fillMilliUnits(): number {
@@ -349,6 +411,7 @@ export class DeliveryJournal {
     s.atUs = nowUs;
     s.positionSteps += stepsMade;
     s.pulses[open.kind] += stepsMade;
+    if (open.bolusId !== 0 && open.bolusId === s.openBolusId) s.openBolusPulses += stepsMade;
     if (stepsMade > 0) addToBuckets(s, nowUs, stepsMade);
     this.state = s;
     return this.write(s);

@@ -2,9 +2,9 @@
 // Not the IDS procedures or roles (ids-commands.ts), the templates and their write transactions (profile-templates.ts), nor the pulse pacing and hard limits themselves (delivery-engine.ts).
 //
 // Decisions (issue 6):
-// - Bolus IDs are assigned here, 1, 2, … 0xFFFF then 1 again, in RAM: after a reboot they restart
-//   at 1 (the engine never resumes a bolus after a reboot, so an old ID cannot be confused with a
-//   running one; the history keeps the old IDs with their sequence numbers).
+// - Bolus IDs are assigned here, 1, 2, … 0xFFFF then 1 again, going on after a reboot from the last
+//   one the delivery journal holds (`firstBolusId`): IDS §7 wants an ID unique for each programmed
+//   bolus, and the history's Bolus Delivered records are told apart by it (index.ts, after a cut).
 // - A basal rate template is up to 24 time blocks covering the day (profile-templates.ts). The
 //   active one is followed by time of day (basal-schedule.ts: midnight = device time 0): at each
 //   block boundary the engine gets the block's rate, accruing the old rate exactly up to the
@@ -46,6 +46,8 @@ export interface EngineDeliveryPortOptions {
   readonly onPrimingDone?: (primedMilliUnits: number) => void;
   /** Called when the reservoir could not be recorded after priming (the line is not primed). */
   readonly onPrimingFailed?: (code: string) => void;
+  /** The first Bolus ID to assign (default 1): the one after the journal's last, at boot. */
+  readonly firstBolusId?: number;
 }
 
 const OK: DeliveryResult = { ok: true, value: undefined };
@@ -121,12 +123,14 @@ export class ProgrammedMeter {
 export class EngineDeliveryPort implements DeliveryPort {
   readonly programmed: ProgrammedMeter;
   private readonly schedule: BasalSchedule;
-  private nextBolusId = 1;
+  private nextBolusId: number;
   private priming: { readonly timer: AlarmId; readonly amount: number } | undefined;
   /** The engine's answer to the last rate the schedule applied (follow() reports it). */
   private lastApply: DeliveryResult = OK;
 
   constructor(private readonly opts: EngineDeliveryPortOptions) {
+    const first = opts.firstBolusId ?? 1;
+    this.nextBolusId = Number.isInteger(first) && first >= 1 && first <= 0xffff ? first : 1;
     this.programmed = new ProgrammedMeter(opts.engine, opts.alarm);
     opts.engine.onEvent(() => this.programmed.accrue());
     this.schedule = new BasalSchedule({ alarm: opts.alarm, apply: (rate) => this.applyBlockRate(rate) });
@@ -233,6 +237,8 @@ export class EngineDeliveryPort implements DeliveryPort {
   }
 
   cancelTbr(): DeliveryResult {
+    // ids.md §3.3: Cancel TBR with none active is "procedure not applicable" (the engine calls it invalid).
+    if (this.opts.engine.activeTempBasal === undefined) return { ok: false, code: 'procedure-not-applicable', detail: 'no temporary basal is active' };
     return this.mutate(() => this.opts.engine.cancelTempBasal());
   }
 

@@ -12,9 +12,16 @@
 //   motor.fault / journal.failed → Mechanical / System Issue; then state.changed → therapy Stop
 //   limit.reached    → annunciation Max Delivery (a pulse or bolus refused: never exceeded)
 //   bolus.done / bolus.cancelled → history Bolus Delivered (cancelled by the device: annunciation Bolus Canceled)
+//                    (the engine closes the bolus in the journal after this: see "After a power cut")
 //   tbr.done         → annunciation TBR Over
 // The therapy machine is told of engine stops only on state.changed, which the engine emits after
 // it has halted: telling it earlier would stop the engine from inside the engine's own halt.
+//
+// After a power cut (issue 6): the journal reconciles itself with the plunger; a bolus it still
+// holds open was interrupted, so its Bolus Delivered record is written now with what the plunger
+// delivered of it — unless the history already has one for that ID (the cut fell between the
+// record and the journal's close); Bolus IDs go on after the journal's last one, so that test is
+// exact. Therapy starts in Stop, line not primed (therapy.machine.ts): nothing moves on its own.
 
 import type { Alarm } from '../../hal/alarm.ts';
 import { MOTOR_STEP_US, Kw31zPumpMotor } from '../../hal/kw31z/motor.ts';
@@ -49,6 +56,11 @@ export interface InsulinPumpOptions {
   readonly limits?: HardLimits;
   /** Advertising interval, µs; default 1 s (a pump is found rarely, and saves its cell). */
   readonly advertisingIntervalUs?: number;
+  /**
+   * The pump mechanism (stepper and plunger). It is hardware, not firmware: a reboot after a power
+   * cut passes the same one, whose position the journal reconciles with. Default: a new one.
+   */
+  readonly motor?: Kw31zPumpMotor;
   /** Keep the world's trace for this device (default: the world's own setting). */
   readonly onPairingBudget?: (report: BudgetReport) => void;
   readonly onSecurityAlarm?: (reason: string) => void;
@@ -118,7 +130,7 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
     ...(opts.onSecurityAlarm ? { onSecurityAlarm: opts.onSecurityAlarm } : {}),
   });
 
-  const motor = new Kw31zPumpMotor({ device: board.device, world, ledger: board.ledger, costs: board.costs });
+  const motor = opts.motor ?? new Kw31zPumpMotor({ device: board.device, world, ledger: board.ledger, costs: board.costs });
   const opened = DeliveryJournal.open({ store: device.store, motor, alarm: board.alarm });
   if (!opened.ok) throw new MedtwinError('pump.journal', `delivery journal: ${opened.code}`);
   const journal = opened.value;
@@ -128,6 +140,23 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
     const r = history.append(e);
     if (!r.ok) historyFailures++;
   };
+  const bolusDelivered = (bolusId: number, deliveredMilliUnits: number): HistoryEvent => ({
+    type: 'bolusDelivered1',
+    bolusId,
+    bolusType: 0x33,
+    deliveredFastMilliunits: deliveredMilliUnits,
+    deliveredExtendedMilliunits: 0,
+    effectiveDurationMin: 0,
+  });
+  // A bolus the power cut interrupted (see the header): recorded once, then closed.
+  const interrupted = journal.openBolus;
+  if (interrupted !== undefined) {
+    const recorded = history.records().some((r) => r.event.type === 'bolusDelivered1' && r.event.bolusId === interrupted.bolusId);
+    const r = recorded ? undefined : history.append(bolusDelivered(interrupted.bolusId, interrupted.pulses * motor.milliUnitsPerStep));
+    // Not recorded (the store failing): left open, to be recorded at the next boot.
+    if (r === undefined || r.ok) journal.endBolus(interrupted.bolusId);
+    else historyFailures++;
+  }
   const raised: { type: AnnunciationType; instanceId: number; atUs: number }[] = [];
   const annunciations = new Annunciations({
     store: device.store,
@@ -147,6 +176,7 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
     templates,
     milliUnitsPerPulse: motor.milliUnitsPerStep,
     primingPulseUs: MOTOR_STEP_US,
+    firstBolusId: journal.lastBolusId === 0xffff ? 1 : journal.lastBolusId + 1,
     chargePrimingSteps: (steps) => board.ledger.charge('motor', { motorSteps: steps }),
     onPrimingDone: (mU) => {
       record({ type: 'primingDone', deliveredMilliunits: mU, reason: 0x33 });
@@ -203,7 +233,7 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
       case 'bolus.cancelled': {
         const cancelled = e.type === 'bolus.cancelled';
         if (cancelled && e.reason !== 'user' && e.reason !== 'stop' && e.reason !== 'pause') annunciations.raise('bolusCanceled', [e.bolusId]);
-        record({ type: 'bolusDelivered1', bolusId: e.bolusId, bolusType: 0x33, deliveredFastMilliunits: e.deliveredMilliUnits, deliveredExtendedMilliunits: 0, effectiveDurationMin: 0 });
+        record(bolusDelivered(e.bolusId, e.deliveredMilliUnits));
         return;
       }
       case 'state.changed':

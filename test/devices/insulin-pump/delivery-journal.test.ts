@@ -83,6 +83,35 @@ describe('DeliveryJournal', () => {
     expect(r.reboot().journal.deliveredLast24hMilliUnits(r.world.nowUs)).toBe(0);
   });
 
+  it('journals the bolus in progress: its own pulses only, the one a cut left moving, and the last ID across reboots', () => {
+    const r = rig();
+    must(r.fw.journal.beginBolus(9));
+    expect(r.fw.journal.openBolus).toEqual({ bolusId: 9, pulses: 0 });
+    must(r.fw.journal.beginPulse('bolusFast', 9));
+    stepMotor(r);
+    must(r.fw.journal.settlePulse(1));
+    // A basal pulse between two of the bolus's does not count for it.
+    must(r.fw.journal.beginPulse('basal', 0));
+    stepMotor(r);
+    must(r.fw.journal.settlePulse(1));
+    // Power lost with the next bolus pulse made but not settled: the reboot counts it for the bolus, once.
+    must(r.fw.journal.beginPulse('bolusFast', 9));
+    stepMotor(r);
+    const again = r.reboot();
+    expect(again.journal.openBolus).toEqual({ bolusId: 9, pulses: 2 });
+    expect(again.journal.lastBolusId).toBe(9);
+    must(again.journal.endBolus(9));
+    expect(again.journal.openBolus).toBeUndefined();
+    const third = r.reboot();
+    expect(third.journal.openBolus).toBeUndefined();
+    expect(third.journal.lastBolusId).toBe(9);
+    expect(third.journal.pulses()).toMatchObject({ basal: 1, bolusFast: 2 });
+    // Ending another bolus than the open one changes nothing.
+    must(third.journal.beginBolus(10));
+    must(third.journal.endBolus(9));
+    expect(third.journal.openBolus).toEqual({ bolusId: 10, pulses: 0 });
+  });
+
   it('lists its history: intent and settled entries in order', () => {
     const r = rig();
     must(r.fw.journal.beginPulse('tempBasal', 0));

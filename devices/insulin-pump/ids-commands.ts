@@ -39,7 +39,9 @@ import {
   decodeSrcpRequest,
   encodeCcpResponse,
   encodeSrcpResponse,
+  encodeAnnunciationStatus,
   encodeStatus,
+  encodeStatusChanged,
   NO_E2E,
   SRCP_OP,
   srcpResponseCode,
@@ -55,6 +57,7 @@ import {
 import type { InsulinPump } from './index.ts';
 import type { HistoryEvent } from './history.ts';
 import { checkBasalRate, checkBolus } from './limits.ts';
+import { idsAnnunciation } from './status-notifier.ts';
 import { kindOfTemplate, PROFILE_KINDS, TEMPLATE_RANGES, TEMPLATE_TYPE_OF, MAX_TIME_BLOCKS, type AnyBlock, type ProfileKind } from './profile-templates.ts';
 import type { TherapyRefusalCode, TherapyResult } from './therapy.machine.ts';
 
@@ -63,6 +66,10 @@ export const IDS_COMMANDS = {
   srcp: { id: 0x0101, name: 'ids.srcp', leastRole: 'patient', emergency: true, increasesDelivery: false },
   status: { id: 0x0102, name: 'ids.status', leastRole: 'patient', emergency: true, increasesDelivery: false },
   stop: { id: 0x0103, name: 'ids.stop', leastRole: 'patient', emergency: true, increasesDelivery: false },
+  /** IDD Annunciation Status (IDS §4.3): the annunciation to show now (flags 0 when none). */
+  annunciation: { id: 0x0104, name: 'ids.annunciation', leastRole: 'patient', emergency: true, increasesDelivery: false },
+  /** IDD Status Changed (IDS §4.1): the flags set since a client last reset them (SRCP Reset Status). */
+  statusChanged: { id: 0x0105, name: 'ids.statusChanged', leastRole: 'patient', emergency: true, increasesDelivery: false },
 } as const satisfies Record<string, CommandDeclaration>;
 
 /** Pump audit events (device range, docs/protocol.md §9). */
@@ -206,6 +213,14 @@ export function idsCommands(pump: () => InsulinPump): Command[] {
     { ...IDS_COMMANDS.srcp, handler: (req) => handleSrcp(pump(), req) },
     { ...IDS_COMMANDS.status, handler: () => answer(iddStatus(pump())) },
     { ...IDS_COMMANDS.stop, handler: (req) => handleStop(pump(), req) },
+    {
+      ...IDS_COMMANDS.annunciation,
+      handler: () => {
+        const a = pump().annunciations.current();
+        return answer(encodeAnnunciationStatus(a ? { annunciation: idsAnnunciation(a) } : {}));
+      },
+    },
+    { ...IDS_COMMANDS.statusChanged, handler: () => answer(encodeStatusChanged({ flags: pump().notifier.flags })) },
   ];
 }
 
@@ -442,6 +457,11 @@ function handleSrcp(p: InsulinPump, req: CommandRequest): CommandResult {
   p.templates.abandon(); // another CP procedure (ids.md §7)
   const { engine, port } = p;
   switch (m.op) {
+    case 'resetStatus':
+      // IDS §4.5.1: clear the given IDD Status Changed flags.
+      // IDS answers it with a Response Code (success): the flags left are read with ids.statusChanged.
+      p.notifier.reset(m.flags);
+      return srcp(srcpResponseCode(SRCP_OP.codes[m.op], 'success'));
     case 'getActiveBolusIds': {
       const b = engine.activeBolus;
       return srcp({ op: 'getActiveBolusIdsResponse', count: b ? 1 : 0, bolusIds: b ? [b.bolusId] : [] });

@@ -14,6 +14,9 @@
 //   bolus.done / bolus.cancelled → history Bolus Delivered (cancelled by the device: annunciation Bolus Canceled)
 //                    (the engine closes the bolus in the journal after this: see "After a power cut")
 //   tbr.done         → annunciation TBR Over
+//   and to every open session, as events (status-notifier.ts): IDD Status Changed with the flags
+//   of what changed (therapy/operational state, reservoir, annunciation, active bolus, active basal,
+//   history recorded) and, when an annunciation changes, the Annunciation Status to show now
 // The therapy machine is told of engine stops only on state.changed, which the engine emits after
 // it has halted: telling it earlier would stop the engine from inside the engine's own halt.
 //
@@ -39,6 +42,7 @@ import { DeliveryJournal } from './delivery-journal.ts';
 import { EngineDeliveryPort } from './delivery-port.ts';
 import { History, type HistoryEvent } from './history.ts';
 import { idsCommands } from './ids-commands.ts';
+import { StatusNotifier, type StatusChangedFlag } from './status-notifier.ts';
 import type { HardLimits } from './limits.ts';
 import { ProfileTemplates } from './profile-templates.ts';
 import { Therapy, THERAPY_CONTROL_STATE_CODES, OPERATIONAL_STATE_CODES, type TherapyStateChange } from './therapy.machine.ts';
@@ -75,6 +79,8 @@ export interface InsulinPump {
   /** Basal, ISF, I2CHO and target glucose profile templates, in the record store. */
   readonly templates: ProfileTemplates;
   readonly annunciations: Annunciations;
+  /** IDD Status Changed flags and the events that tell open sessions of changes. */
+  readonly notifier: StatusNotifier;
   readonly history: History;
   readonly motor: Kw31zPumpMotor;
   readonly alarm: Alarm;
@@ -111,7 +117,7 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
       return r?.ok === true ? done() : { status: RESPONSE_STATUS.notPermittedNow, payload: new Uint8Array(0) };
     },
   };
-  const parts: { pump?: InsulinPump } = {};
+  const parts: { pump?: InsulinPump; annunciations?: Annunciations } = {};
   const device = new SecureDevice({
     hal: { alarm: board.alarm, radio: board.radio, flash: board.flash, entropy: board.entropy, display: board.display, buttons: board.buttons, power: board.power, ledger: board.ledger, costs: board.costs },
     device: board.device,
@@ -130,6 +136,8 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
     ...(opts.onSecurityAlarm ? { onSecurityAlarm: opts.onSecurityAlarm } : {}),
   });
 
+  // IDD Status Changed and Annunciation Status, as events to every open session (status-notifier.ts).
+  const notifier = new StatusNotifier({ broadcast: (event, payload) => device.broadcast(event, payload) });
   const motor = opts.motor ?? new Kw31zPumpMotor({ device: board.device, world, ledger: board.ledger, costs: board.costs });
   const opened = DeliveryJournal.open({ store: device.store, motor, alarm: board.alarm });
   if (!opened.ok) throw new MedtwinError('pump.journal', `delivery journal: ${opened.code}`);
@@ -165,8 +173,11 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
       const a = c.annunciation;
       if (c.cause === 'raised') raised.push({ type: a.type, instanceId: a.instanceId, atUs: board.alarm.nowUs() });
       record({ type: 'annunciationStatusChanged1', instanceId: a.instanceId, annunciationType: ANNUNCIATION_TYPES[a.type], status: ANNUNCIATION_STATUS_CODES[a.status] });
+      notifier.changed('annunciationStatusChanged', 'historyEventRecorded');
+      notifier.annunciation(parts.annunciations?.current());
     },
   });
+  parts.annunciations = annunciations;
   engine = new DeliveryEngine({ alarm: board.alarm, motor, power: board.power, journal, ...(opts.limits ? { limits: opts.limits } : {}) });
   const eng = engine;
   const templates = ProfileTemplates.open({ store: device.store });
@@ -199,6 +210,10 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
       if (c.from.operationalState !== c.to.operationalState) {
         record({ type: 'operationalStateChanged', oldState: OPERATIONAL_STATE_CODES[c.from.operationalState], newState: OPERATIONAL_STATE_CODES[c.to.operationalState] });
       }
+      const flags: StatusChangedFlag[] = ['historyEventRecorded'];
+      if (c.from.therapyControlState !== c.to.therapyControlState) flags.push('therapyControlStateChanged');
+      if (c.from.operationalState !== c.to.operationalState) flags.push('operationalStateChanged');
+      notifier.changed(...flags);
     },
   });
   const th = therapy;
@@ -209,9 +224,11 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
         annunciations.raise('occlusionDetected', [Math.min(0xffff, Math.round(e.pressureKpa * 10))]);
         return;
       case 'reservoir.low':
+        notifier.changed('reservoirStatusChanged');
         annunciations.raise('reservoirLow', [Math.min(0xffff, Math.round(e.remainingMilliUnits / 100))]);
         return;
       case 'reservoir.empty':
+        notifier.changed('reservoirStatusChanged');
         annunciations.raise('reservoirEmpty');
         return;
       case 'battery.low':
@@ -227,6 +244,7 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
         annunciations.raise('maxDelivery');
         return;
       case 'tbr.done':
+        notifier.changed('activeBasalRateStatusChanged');
         annunciations.raise('tbrOver');
         return;
       case 'bolus.done':
@@ -234,6 +252,7 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
         const cancelled = e.type === 'bolus.cancelled';
         if (cancelled && e.reason !== 'user' && e.reason !== 'stop' && e.reason !== 'pause') annunciations.raise('bolusCanceled', [e.bolusId]);
         record(bolusDelivered(e.bolusId, e.deliveredMilliUnits));
+        notifier.changed('activeBolusStatusChanged', 'historyEventRecorded');
         return;
       }
       case 'state.changed':
@@ -255,6 +274,7 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
     port: delivery,
     templates,
     annunciations,
+    notifier,
     history,
     motor,
     alarm: board.alarm,

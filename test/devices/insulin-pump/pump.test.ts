@@ -3,7 +3,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { IDS_COMMANDS } from '../../../devices/insulin-pump/index.ts';
-import { CCP_RESPONSE_CODE, encodeCcpRequest, type CcpRequest } from '../../../devices/insulin-pump/ids/index.ts';
+import { ANNUNCIATION_TYPE, CCP_RESPONSE_CODE, decodeAnnunciationStatus, decodeStatusChanged, encodeCcpRequest, encodeSrcpRequest, NO_E2E, STATUS_CHANGED, type CcpRequest } from '../../../devices/insulin-pump/ids/index.ts';
+import { PUMP_EVENTS } from '../../../devices/insulin-pump/status-notifier.ts';
 import { pumpRig, PUMP_SERIAL, type PumpRig } from '../../../scenarios/therapy/day-in-the-life.ts';
 import type { ClientSession } from '../../../src/client/session-client.ts';
 import { RESPONSE_STATUS } from '../../../src/session/wire-session.ts';
@@ -108,6 +109,39 @@ describe('insulin pump over the secure session', () => {
     rig.world.runFor(3 * US_PER_S);
     expect(rig.pump.therapy.status().therapyControlState).toBe('stop');
     expect(rig.pump.engine.state).toBe('stopped');
+  });
+
+  it('an occlusion reaches the open session unasked: IDD Status Changed and Annunciation Status events; Reset Status clears the flags', () => {
+    const { rig, patient } = running();
+    const events: { event: number; payload: Uint8Array }[] = [];
+    patient.on((e) => {
+      if (e.type === 'event') events.push({ event: e.event, payload: e.payload });
+    });
+    rig.pump.motor.injectOcclusion();
+    // The app polls once a minute meanwhile: the session's idle timeout (300 s) would end it.
+    for (let m = 0; m < 20 && rig.pump.annunciations.current() === undefined; m++) {
+      rig.world.runFor(60 * US_PER_S);
+      rig.request(patient, IDS_COMMANDS.status.id);
+    }
+    expect(rig.pump.annunciations.current()?.type).toBe('occlusionDetected');
+    const statusFlags = events.filter((e) => e.event === PUMP_EVENTS.statusChanged).map((e) => decodeStatusChanged(e.payload, NO_E2E));
+    const all = statusFlags.reduce((f, d) => f | (d.ok ? d.value.flags : 0), 0);
+    for (const bit of ['therapyControlStateChanged', 'operationalStateChanged', 'annunciationStatusChanged', 'historyEventRecorded'] as const) expect(all & STATUS_CHANGED[bit], bit).toBe(STATUS_CHANGED[bit]);
+    const ann = events.filter((e) => e.event === PUMP_EVENTS.annunciation).map((e) => decodeAnnunciationStatus(e.payload, NO_E2E));
+    expect(ann.length).toBeGreaterThanOrEqual(1);
+    const first = ann[0]!;
+    expect(first.ok && first.value.annunciation && [first.value.annunciation.annunciationType, first.value.annunciation.status]).toEqual([ANNUNCIATION_TYPE.codes.occlusionDetected, 'pending']);
+    // The same, read: the annunciation to show and the flags set since boot.
+    const read = rig.request(patient, IDS_COMMANDS.annunciation.id);
+    const now = read.ok ? decodeAnnunciationStatus(read.payload, NO_E2E) : undefined;
+    expect(now?.ok && now.value.annunciation?.instanceId).toBe(rig.pump.annunciations.current()!.instanceId);
+    // SRCP Reset Status clears the flags it names (IDS §4.5.1).
+    const reset = rig.request(patient, IDS_COMMANDS.srcp.id, encodeSrcpRequest({ op: 'resetStatus', flags: 0x00ff }));
+    expect(reset.ok && reset.status).toBe(RESPONSE_STATUS.ok);
+    expect(rig.pump.notifier.flags).toBe(0);
+    const flags = rig.request(patient, IDS_COMMANDS.statusChanged.id);
+    const d = flags.ok ? decodeStatusChanged(flags.payload, NO_E2E) : undefined;
+    expect(d?.ok && d.value.flags).toBe(0);
   });
 
   it('an occlusion stops delivery and raises the Occlusion annunciation', () => {

@@ -57,6 +57,7 @@ import {
 import type { InsulinPump } from './index.ts';
 import type { HistoryEvent } from './history.ts';
 import { checkBasalRate, checkBolus } from './limits.ts';
+import { saveLimits } from './limits-store.ts';
 import { idsAnnunciation } from './status-notifier.ts';
 import { kindOfTemplate, PROFILE_KINDS, TEMPLATE_RANGES, TEMPLATE_TYPE_OF, MAX_TIME_BLOCKS, type AnyBlock, type ProfileKind } from './profile-templates.ts';
 import type { TherapyRefusalCode, TherapyResult } from './therapy.machine.ts';
@@ -411,8 +412,14 @@ function handleCcp(p: InsulinPump, req: CommandRequest): CommandResult {
       const gate = therapy.configure('max-bolus');
       if (!gate.ok) return fromTherapy(m.op, gate);
       const old = engine.currentLimits.maxBolusMilliUnits;
-      const r = engine.setLimits({ ...engine.currentLimits, maxBolusMilliUnits: m.maxBolusAmountMilliUnits });
+      const limits = { ...engine.currentLimits, maxBolusMilliUnits: m.maxBolusAmountMilliUnits };
+      const r = engine.setLimits(limits);
       if (!r.ok) return limitRefused();
+      // Kept, or not in force: a limit a reboot would forget is refused (limits-store.ts).
+      if (!saveLimits(p.device.store, limits).ok) {
+        engine.setLimits({ ...limits, maxBolusMilliUnits: old });
+        return code(m.op, 'procedureNotCompleted');
+      }
       const h = p.history.append({ type: 'maxBolusChanged', oldMilliunits: old, newMilliunits: m.maxBolusAmountMilliUnits });
       void h;
       return code(m.op, 'success');

@@ -44,6 +44,7 @@ import { History, type HistoryEvent } from './history.ts';
 import { idsCommands } from './ids-commands.ts';
 import { StatusNotifier, type StatusChangedFlag } from './status-notifier.ts';
 import type { HardLimits } from './limits.ts';
+import { loadLimits } from './limits-store.ts';
 import { ProfileTemplates } from './profile-templates.ts';
 import { Therapy, THERAPY_CONTROL_STATE_CODES, OPERATIONAL_STATE_CODES, type TherapyStateChange } from './therapy.machine.ts';
 
@@ -56,7 +57,7 @@ export interface InsulinPumpOptions {
   readonly serial: string;
   /** Record store sectors; default 0..(flash sectors − 2): the last sector is the write-once area. */
   readonly store?: { readonly firstSector: number; readonly sectorCount: number };
-  /** The clinician's limits at boot; default DEFAULT_LIMITS (the engine's). */
+  /** The factory limits, used until a clinician sets some (then the stored ones); default DEFAULT_LIMITS (the engine's). */
   readonly limits?: HardLimits;
   /** Advertising interval, µs; default 1 s (a pump is found rarely, and saves its cell). */
   readonly advertisingIntervalUs?: number;
@@ -178,7 +179,9 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
     },
   });
   parts.annunciations = annunciations;
-  engine = new DeliveryEngine({ alarm: board.alarm, motor, power: board.power, journal, ...(opts.limits ? { limits: opts.limits } : {}) });
+  // The limits the clinician set survive a reboot (limits-store.ts); the options' are the factory's.
+  const limits = loadLimits(device.store) ?? opts.limits;
+  engine = new DeliveryEngine({ alarm: board.alarm, motor, power: board.power, journal, ...(limits ? { limits } : {}) });
   const eng = engine;
   const templates = ProfileTemplates.open({ store: device.store });
   const delivery = new EngineDeliveryPort({

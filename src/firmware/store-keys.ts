@@ -11,6 +11,8 @@ export const STORE_KEYS = {
   pumpAnnunciations: 0x0020,
   /** The insulin pump's history delete mark: records below this sequence number are deleted (devices/insulin-pump/history.ts). */
   pumpHistoryDeleted: 0x0021,
+  /** The insulin pump's hard limits as the clinician set them (devices/insulin-pump/limits-store.ts). */
+  pumpLimits: 0x0022,
   /** The insulin pump's active profile template of each type (devices/insulin-pump/profile-templates.ts). */
   pumpActiveProfileTemplates: 0x0028,
   /** The insulin pump's profile templates, one key per template: base + template number 1..12 (devices/insulin-pump/profile-templates.ts). */

@@ -12,6 +12,7 @@ const SPAN: Readonly<Record<keyof typeof STORE_KEYS, number>> = {
   breakGlassIndex: 1,
   pumpAnnunciations: 1,
   pumpHistoryDeleted: 1,
+  pumpLimits: 1,
   pumpActiveProfileTemplates: 1,
   // + template number 1..12
   pumpProfileTemplateBase: 13,

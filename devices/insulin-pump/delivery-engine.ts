@@ -121,6 +121,9 @@ export interface ActiveBolus {
   readonly kind: BolusRequest['kind'];
   readonly programmedMilliUnits: number;
   readonly deliveredMilliUnits: number;
+  /** The fast and extended parts, programmed and delivered (pulses started), mU. */
+  readonly fast: { readonly programmedMilliUnits: number; readonly deliveredMilliUnits: number };
+  readonly extended: { readonly programmedMilliUnits: number; readonly deliveredMilliUnits: number; readonly durationMinutes: number };
 }
 
 export interface TempBasalStatus {
@@ -272,6 +275,8 @@ export class DeliveryEngine implements PumpMotorClient {
       kind: b.kind,
       programmedMilliUnits: (b.fastPulses + b.extendedPulses) * this.milliUnitsPerPulse,
       deliveredMilliUnits: (b.fastStarted + b.extendedStarted) * this.milliUnitsPerPulse,
+      fast: { programmedMilliUnits: b.fastPulses * this.milliUnitsPerPulse, deliveredMilliUnits: b.fastStarted * this.milliUnitsPerPulse },
+      extended: { programmedMilliUnits: b.extendedPulses * this.milliUnitsPerPulse, deliveredMilliUnits: b.extendedStarted * this.milliUnitsPerPulse, durationMinutes: b.extendedDurationUs / US_PER_MINUTE },
     };
   }
 

@@ -208,6 +208,9 @@ function decodeFailure(f: { code: string; opCode?: number; responseCode?: number
 }
 
 /** The pump's session commands; `pump` is read at each request (the composition binds it after boot). */
+/** Set Bolus's reasons of each pump's latest bolus (IDS §4.5.3 reports them for the active one). */
+const BOLUS_REASONS = new WeakMap<InsulinPump, { readonly bolusId: number; readonly meal: boolean; readonly correction: boolean }>();
+
 export function idsCommands(pump: () => InsulinPump): Command[] {
   return [
     { ...IDS_COMMANDS.ccp, handler: (req) => handleCcp(pump(), req) },
@@ -289,6 +292,8 @@ function handleCcp(p: InsulinPump, req: CommandRequest): CommandResult {
         ...(m.delayMinutes !== undefined ? { delayMin: m.delayMinutes } : {}),
       });
       if (!r.ok) return r.code === 'parameter-out-of-range' ? limitRefused() : fromTherapy(m.op, r);
+      // Only the active bolus's reasons are ever read back (Get Active Bolus Delivery).
+      BOLUS_REASONS.set(p, { bolusId: r.value.bolusId, meal: m.reasonMeal, correction: m.reasonCorrection });
       return ccp({ op: 'setBolusResponse', bolusId: r.value.bolusId });
     }
     case 'cancelBolus': {
@@ -472,6 +477,36 @@ function handleSrcp(p: InsulinPump, req: CommandRequest): CommandResult {
     case 'getActiveBolusIds': {
       const b = engine.activeBolus;
       return srcp({ op: 'getActiveBolusIdsResponse', count: b ? 1 : 0, bolusIds: b ? [b.bolusId] : [] });
+    }
+    case 'getActiveBolusDelivery': {
+      // IDS §4.5.3: the active bolus's programmed, remaining or delivered amounts; another ID → 0x74.
+      const b = engine.activeBolus;
+      if (b === undefined || b.bolusId !== m.bolusId) return srcp(srcpResponseCode(SRCP_OP.codes[m.op], 'procedureNotApplicable'));
+      const pick = (part: { programmedMilliUnits: number; deliveredMilliUnits: number }): number =>
+        m.selection === 'programmed' ? part.programmedMilliUnits : m.selection === 'delivered' ? part.deliveredMilliUnits : part.programmedMilliUnits - part.deliveredMilliUnits;
+      const given = BOLUS_REASONS.get(p);
+      const reasons = given?.bolusId === b.bolusId ? given : { meal: false, correction: false };
+      return srcp({
+        op: 'getActiveBolusDeliveryResponse',
+        reasonCorrection: reasons.correction,
+        reasonMeal: reasons.meal,
+        bolusId: b.bolusId,
+        bolusType: b.kind,
+        fastAmountMilliUnits: pick(b.fast),
+        extendedAmountMilliUnits: pick(b.extended),
+        durationMinutes: b.extended.durationMinutes,
+      } as SrcpResponse);
+    }
+    case 'getTotalDailyInsulinStatus': {
+      // IDS §4.5.5: insulin delivered over the last 24 h (the journal's window, the one max daily uses).
+      const total = engine.deliveredLast24hMilliUnits();
+      const c = engine.pulses();
+      const per = p.motor.milliUnitsPerStep;
+      const bolusAll = (c.bolusFast + c.bolusExtended) * per;
+      const basalAll = (c.basal + c.tempBasal) * per;
+      // Split the 24 h total in the proportion of everything delivered since boot (the journal keeps the total, not the split).
+      const bolus = bolusAll + basalAll === 0 ? 0 : Math.round((total * bolusAll) / (bolusAll + basalAll) / 10) * 10;
+      return srcp({ op: 'getTotalDailyInsulinStatusResponse', bolusMilliUnits: bolus, basalMilliUnits: total - bolus, totalMilliUnits: total });
     }
     case 'getDeliveredInsulin': {
       const c = engine.pulses();

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { IDS_COMMANDS } from '../../../devices/insulin-pump/index.ts';
-import { ANNUNCIATION_TYPE, CCP_RESPONSE_CODE, decodeAnnunciationStatus, decodeStatusChanged, encodeCcpRequest, encodeSrcpRequest, NO_E2E, STATUS_CHANGED, type CcpRequest } from '../../../devices/insulin-pump/ids/index.ts';
+import { ANNUNCIATION_TYPE, CCP_RESPONSE_CODE, decodeAnnunciationStatus, decodeSrcpResponse, decodeStatusChanged, encodeCcpRequest, encodeSrcpRequest, NO_E2E, SRCP_OP, STATUS_CHANGED, type CcpRequest, type SrcpRequest, type SrcpResponse } from '../../../devices/insulin-pump/ids/index.ts';
 import { PUMP_EVENTS } from '../../../devices/insulin-pump/status-notifier.ts';
 import { pumpRig, PUMP_SERIAL, type PumpRig } from '../../../scenarios/therapy/day-in-the-life.ts';
 import type { ClientSession } from '../../../src/client/session-client.ts';
@@ -54,6 +54,34 @@ describe('insulin pump over the secure session', () => {
     const st = rig.status(patient);
     expect(st?.therapyControlState).toBe('run');
     expect(st?.operationalState).toBe('ready');
+  });
+
+  it("SRCP Get Active Bolus Delivery and Get Total Daily Insulin Status answer from the motor's own count", () => {
+    const { rig, patient } = running();
+    const srcp = (m: SrcpRequest): SrcpResponse | undefined => {
+      const r = rig.request(patient, IDS_COMMANDS.srcp.id, encodeSrcpRequest(m));
+      const d = r.ok ? decodeSrcpResponse(r.payload, NO_E2E) : undefined;
+      return d?.ok ? d.value : undefined;
+    };
+    const stepsAtStart = rig.pump.motor.positionSteps();
+    expect(rig.ccp(patient, bolus(1_000)).response).toEqual({ op: 'setBolusResponse', bolusId: 1 });
+    rig.world.runFor(10 * US_PER_S);
+    const programmed = srcp({ op: 'getActiveBolusDelivery', bolusId: 1, selection: 'programmed' });
+    expect(programmed).toMatchObject({ op: 'getActiveBolusDeliveryResponse', bolusId: 1, bolusType: 'fast', fastAmountMilliUnits: 1_000, extendedAmountMilliUnits: 0, durationMinutes: 0, reasonMeal: true, reasonCorrection: false });
+    const delivered = srcp({ op: 'getActiveBolusDelivery', bolusId: 1, selection: 'delivered' });
+    const remaining = srcp({ op: 'getActiveBolusDelivery', bolusId: 1, selection: 'remaining' });
+    const d = delivered?.op === 'getActiveBolusDeliveryResponse' ? delivered.fastAmountMilliUnits : -1;
+    const left = remaining?.op === 'getActiveBolusDeliveryResponse' ? remaining.fastAmountMilliUnits : -1;
+    expect(d).toBeGreaterThan(0);
+    expect(d + left).toBe(1_000);
+    expect(srcp({ op: 'getActiveBolusDelivery', bolusId: 9, selection: 'programmed' })).toEqual({ op: 'responseCode', requestOpCode: SRCP_OP.codes.getActiveBolusDelivery, responseCode: 'procedureNotApplicable' });
+    rig.world.runFor(60 * US_PER_S);
+    const tdi = srcp({ op: 'getTotalDailyInsulinStatus' });
+    // Everything the plunger moved in the last 24 h (priming is not delivery: the journal counts pulses only).
+    const moved = (rig.pump.motor.positionSteps() - stepsAtStart) * 50;
+    expect(tdi?.op === 'getTotalDailyInsulinStatusResponse' && tdi.totalMilliUnits).toBeGreaterThanOrEqual(moved);
+    expect(tdi?.op === 'getTotalDailyInsulinStatusResponse' && tdi.totalMilliUnits).toBe(rig.pump.engine.deliveredLast24hMilliUnits());
+    expect(tdi?.op === 'getTotalDailyInsulinStatusResponse' && tdi.bolusMilliUnits + tdi.basalMilliUnits).toBe(tdi?.op === 'getTotalDailyInsulinStatusResponse' ? tdi.totalMilliUnits : -1);
   });
 
   it('a patient writing a basal template is refused: insufficient role, nothing changes', () => {

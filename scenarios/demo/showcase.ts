@@ -29,7 +29,8 @@ import { Rig, type Stage } from '../rig.ts';
 export const PUMP_SERIAL = 'PU000042';
 const PUMP_ADDR: BdAddress = { address: 'C0:00:00:00:00:01', random: true };
 const METER_ADDR: BdAddress = { address: 'C0:00:00:00:00:07', random: true };
-const PUMP_FLASH_BYTES = 64 * 2048;
+/** The KW31Z's 512 KB, as in the therapy scenario: the history and audit rings' retention needs it (src/firmware/store-keys.ts). */
+const PUMP_FLASH_BYTES = 256 * 2048;
 
 export interface ShowcaseOptions {
   readonly seed?: string;

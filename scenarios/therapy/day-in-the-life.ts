@@ -35,8 +35,12 @@ import { CCP_RESPONSE_CODE, decodeCcpResponse, decodeStatus, encodeCcpRequest, t
 export const PUMP_SERIAL = 'PU000042';
 export const PUMP_ADDR: BdAddress = { address: 'C0:00:00:00:00:01', random: true };
 export const PUMP_CONN: ConnectionParams = { intervalUs: 30_000, latency: 0, supervisionTimeoutUs: 4_000_000 };
-/** 64 sectors (128 KB): 0..62 the record store (journal, history, annunciations, bonds, audit), 63 the write-once area. */
-export const PUMP_FLASH_BYTES = 64 * 2048;
+/**
+ * The KW31Z's 512 KB: 256 sectors, 0..254 the record store (journal, history, annunciations, bonds,
+ * audit), 255 the write-once area. The rings' retention needs it (src/firmware/store-keys.ts):
+ * 3,000 history entries (~190 KB) and 1,000 audit records (~72 KB) would fill a 256 KB store.
+ */
+export const PUMP_FLASH_BYTES = 256 * 2048;
 
 const US_PER_MIN = 60 * US_PER_S;
 const US_PER_H = 60 * US_PER_MIN;

@@ -1,5 +1,8 @@
 // Which keys and logs of the device's one journaled record store (src/storage) each firmware
-// feature owns. Not the store itself: one table so two features never write the same key.
+// feature owns, and how many entries each ring log keeps. Not the store itself: one table so two
+// features never write the same key.
+
+import type { RingLogOption } from '../storage/record-store.ts';
 
 /** Keyed records (RecordStore.put/get). */
 export const STORE_KEYS = {
@@ -33,19 +36,39 @@ export const STORE_KEYS = {
 
 /** Sequence-numbered logs (RecordStore.append/readLog). */
 export const STORE_LOGS = {
-  /** The hash-chained audit log (docs/protocol.md §9). A ring: oldest records go first when flash is full. */
+  /** The hash-chained audit log (docs/protocol.md §9). A ring: it keeps AUDIT_KEEP_ENTRIES, oldest overwritten first. */
   audit: 0xa0d1,
   /**
    * The insulin pump's delivery journal: intent and settled snapshots, one per pulse phase
-   * (devices/insulin-pump/delivery-journal.ts). A ring: the newest entry always survives.
+   * (devices/insulin-pump/delivery-journal.ts). A ring: only the newest entry is needed, and kept.
    */
   pumpDelivery: 0xd311,
   /**
    * The insulin pump's IDS history (devices/insulin-pump/history.ts): one entry per group of
-   * history records. A ring: oldest records go first, the newest keeps the sequence numbers going.
+   * history records. A ring of PUMP_HISTORY_KEEP_ENTRIES: oldest overwritten first, the newest
+   * keeps the sequence numbers going.
    */
   pumpHistory: 0x4157,
 } as const;
 
-/** Logs the record store must open as rings (RecordStoreOptions.ringLogs). */
-export const RING_LOGS: readonly number[] = [STORE_LOGS.audit, STORE_LOGS.pumpDelivery, STORE_LOGS.pumpHistory];
+/** Audit records kept through garbage collection (about 72 bytes of flash each). */
+export const AUDIT_KEEP_ENTRIES = 1_000;
+
+/**
+ * IDS history entries kept through garbage collection (issue 6: several thousand records, oldest
+ * overwritten first). An entry is one group (history.ts) of at least one record — usually one
+ * event, often behind an hourly Reference Time — so 3,000 entries hold at least 3,000 records.
+ * A one-event entry takes 40–64 bytes of flash: about 190 KB for 3,000.
+ */
+export const PUMP_HISTORY_KEEP_ENTRIES = 3_000;
+
+/**
+ * Logs the record store must open as rings (RecordStoreOptions.ringLogs), with how many of their
+ * newest entries garbage collection keeps (src/storage/record-store.ts "Ring logs").
+ */
+export const RING_LOGS: readonly RingLogOption[] = [
+  { id: STORE_LOGS.audit, keep: AUDIT_KEEP_ENTRIES },
+  // The journal's newest snapshot is its whole state (delivery-journal.ts): older ones need no flash.
+  { id: STORE_LOGS.pumpDelivery, keep: 1 },
+  { id: STORE_LOGS.pumpHistory, keep: PUMP_HISTORY_KEEP_ENTRIES },
+];

@@ -53,8 +53,33 @@
 //
 // What GC copies: the newest version of each key (tombstones are dropped: for each key, seq
 // order is physical order, so older versions are all in the sector being erased); every entry
-// of an ordinary log; only the newest entry of a ring log (the oldest entries go first, and the
-// newest keeps its log's sequence numbers going across reboots).
+// of an ordinary log; the newest `keep` entries of a ring log (a bare ring id: keep 1), so the
+// oldest entries go first and the newest keeps its log's sequence numbers going across reboots.
+//
+// ─── Ring logs ───────────────────────────────────────────────────────────────────────────────
+// Which records GC copies is all a ring's retention changes: the on-flash format is the same.
+// A copied entry keeps its seq and logSeq but lands after newer entries, so once GC has dropped
+// some entries of a ring, older ones may still sit in sectors GC has not reached yet. What a ring
+// holds is therefore defined from flash alone, the same in RAM and after any reboot: its entries
+// are the contiguous run of logSeqs ending at its newest (the run's bottom is the ring's "floor").
+// An entry below a gap is garbage: readLog never returns it and GC never copies it. So readLog
+// returns a ring's entries in order with no gap, and the entries lost are always the oldest.
+// GC copies an entry of ring L iff logSeq ≥ keepFrom(L) = max(floor(L), newest(L) − keep(L) + 1);
+// entries beyond `keep` stay readable until GC reaches their sector.
+//
+// When ring entries yield (the store cannot afford every ring's retention besides the rest): a
+// write's GC rounds keep every ring's retention if they can make room that way and none of them
+// copies more than 3 bytes of ring entries (other than each ring's newest) per byte it frees;
+// without that bound a store filling up with ring entries would copy nearly whole sectors to win
+// a record's room. Otherwise the rings yield: the fewest GC rounds that make room with each ring
+// keeping only its newest entry are run, and the sectors they collect keep only that (as with a
+// bare ring id). The entries lost are the oldest in the store's circular order, and the run rule
+// makes the loss a prefix of each ring: any older entry still elsewhere becomes garbage. A ring
+// then holds what the store has room for, within about a sector, and a yielding round frees its
+// sector's ring entries at once, so it is never spent to win a single record's room.
+// Keyed values, ordinary logs and each ring's newest entry never yield: if the write does not
+// fit even so, it is 'full', decided before anything is written. A cut anywhere in such a round
+// leaves the ring as before (the copies erased at boot) or as after (the oldest erased).
 
 import { crc32 } from 'node:zlib';
 import type { Flash } from '../../hal/flash.ts';
@@ -64,12 +89,22 @@ export type RecordStoreErrorCode = 'full' | 'too-large' | 'invalid-key' | 'flash
 export type StoreFailure = { ok: false; code: RecordStoreErrorCode; detail?: string };
 export type StoreResult<T = void> = { ok: true; value: T } | StoreFailure;
 
+/** A ring log that keeps its newest `keep` entries through GC (see "Ring logs" above). */
+export interface RingLogOption {
+  readonly id: number;
+  /** Entries GC copies forward, newest first; at least 1 (the newest always survives). */
+  readonly keep: number;
+}
+
 export interface RecordStoreOptions {
   firstSector: number;
   /** At least 2 (one in use, one spare); 3 or more lets a value of maxValueBytes be updated. */
   sectorCount: number;
-  /** Logs whose oldest entries are dropped when space is needed (delivery history). */
-  ringLogs?: readonly number[];
+  /**
+   * Logs whose oldest entries are dropped when space is needed: a bare id keeps only its newest
+   * entry through GC, `{ id, keep }` its newest `keep` (see "Ring logs" above).
+   */
+  ringLogs?: readonly (number | RingLogOption)[];
 }
 
 export interface LogEntry {
@@ -90,6 +125,11 @@ const RETIRED_WORD = 0x00000000;
 const MAX_U32 = 0xffffffff;
 const MAX_LENGTH_FIELD = 0xffff;
 const SECTOR_RETIRED_OFFSET = 12;
+/**
+ * At most this many bytes of older ring entries copied per byte a GC round frees, or the rings
+ * yield (see "When ring entries yield"): keeping a retention costs a bounded share of the flash work.
+ */
+const MAX_RING_COPY_PER_FREED_BYTE = 3;
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 /** Bytes a record with `length` data bytes takes in a sector. */
@@ -153,24 +193,36 @@ interface State {
   /** Per log: logSeq → the record that holds it (the later copy if there are two). */
   readonly logs: Map<number, Map<number, Ref>>;
   readonly nextLogSeq: Map<number, number>;
+  /** Per ring log with entries: the lowest logSeq of the contiguous run ending at its newest. */
+  readonly ringFloor: Map<number, number>;
   nextSeq: number;
+}
+
+/** Per ring log: the lowest logSeq a GC round copies forward (see "Ring logs" in the header). */
+type KeepFrom = ReadonlyMap<number, number>;
+
+interface GcPlan {
+  readonly rounds: number;
+  readonly keepFrom: KeepFrom;
 }
 
 export class RecordStore {
   private readonly sectorBytes: number;
-  private readonly ringLogs: ReadonlySet<number>;
+  /** Ring log id → how many of its newest entries GC keeps. */
+  private readonly ringKeep: ReadonlyMap<number, number>;
   private state: State;
   /** Set when recovery itself failed: the RAM view may be stale, so writes are refused. */
   private broken = false;
+  private yielded = 0;
 
   private constructor(
     private readonly flash: Flash,
     private readonly firstSector: number,
     private readonly sectorCount: number,
-    ringLogs: readonly number[],
+    ringKeep: ReadonlyMap<number, number>,
   ) {
     this.sectorBytes = flash.geometry.sectorBytes;
-    this.ringLogs = new Set(ringLogs);
+    this.ringKeep = ringKeep;
     this.state = emptyState(sectorCount, this.sectorBytes);
   }
 
@@ -195,10 +247,15 @@ export class RecordStore {
     if ((firstSector + sectorCount) * sectorBytes > sizeBytes) {
       throw new MedtwinError('storage.config', `sectors ${firstSector}..${firstSector + sectorCount - 1} do not fit in ${sizeBytes} bytes of flash`);
     }
-    for (const id of ringLogs) {
+    const ringKeep = new Map<number, number>();
+    for (const ring of ringLogs) {
+      const { id, keep } = typeof ring === 'number' ? { id: ring, keep: 1 } : ring;
       if (!isU32(id)) throw new MedtwinError('storage.config', `ring log id ${id} is not a u32`);
+      if (!Number.isInteger(keep) || keep < 1 || keep > MAX_U32) throw new MedtwinError('storage.config', `ring log ${id}: keep ${keep} is not an integer ≥ 1`);
+      if (ringKeep.has(id)) throw new MedtwinError('storage.config', `ring log ${id} is listed twice`);
+      ringKeep.set(id, keep);
     }
-    const store = new RecordStore(flash, firstSector, sectorCount, ringLogs);
+    const store = new RecordStore(flash, firstSector, sectorCount, ringKeep);
     const r = store.recover();
     return r.ok ? ok(store) : r;
   }
@@ -256,13 +313,24 @@ export class RecordStore {
     return r.ok ? ok(logSeq) : r;
   }
 
-  /** Entries of log `logId` with seq ≥ fromSeq, oldest first. */
+  /**
+   * Entries of log `logId` with seq ≥ fromSeq, oldest first. A ring log's are the contiguous run
+   * ending at its newest entry: no gaps (see "Ring logs" in the header).
+   */
   readLog(logId: number, opts: { fromSeq?: number } = {}): LogEntry[] {
-    const fromSeq = opts.fromSeq ?? 0;
+    const fromSeq = Math.max(opts.fromSeq ?? 0, this.state.ringFloor.get(logId) ?? 0);
     const entries = this.state.logs.get(logId);
     if (entries === undefined) return [];
     const seqs = [...entries.keys()].filter((s) => s >= fromSeq).sort((a, b) => a - b);
     return seqs.map((seq) => ({ seq, value: this.readData(entries.get(seq)!) }));
+  }
+
+  /**
+   * Ring entries GC dropped since open although they were within their log's `keep`: the store
+   * is too small for the rings' retention (see "When ring entries yield" in the header).
+   */
+  get ringEntriesYielded(): number {
+    return this.yielded;
   }
 
   // ─── writing ─────────────────────────────────────────────────────────────────────────────
@@ -284,13 +352,15 @@ export class RecordStore {
     if (!rec.ok) return rec;
     st.nextSeq += 1;
     indexRecord(st, head, rec.value);
+    // The first entry of a ring starts its run; later ones extend it (logSeq is newest + 1).
+    if (type === RECORD_LOG && this.ringKeep.has(id) && !st.ringFloor.has(id)) st.ringFloor.set(id, logSeq);
     return okVoid;
   }
 
   /** Room in the head for `footprintBytes`, opening or collecting sectors as needed. */
   private makeRoom(footprintBytes: number): StoreResult {
-    const rounds = this.planGcRounds(footprintBytes);
-    if (rounds === 'full') return fail('full', `no room for a ${footprintBytes}-byte record`);
+    const plan = this.planGc(footprintBytes);
+    if (plan === 'full') return fail('full', `no room for a ${footprintBytes}-byte record`);
     const st = this.state;
     for (let done = 0; ; ) {
       if (this.headRoomBytes() >= footprintBytes) return okVoid;
@@ -300,10 +370,10 @@ export class RecordStore {
         if (!r.ok) return r;
         continue;
       }
-      if (done === rounds) {
-        throw new MedtwinError('storage.internal', `GC plan said ${rounds} rounds, still no room (${st.used.length} sectors used)`);
+      if (done === plan.rounds) {
+        throw new MedtwinError('storage.internal', `GC plan said ${plan.rounds} rounds, still no room (${st.used.length} sectors used)`);
       }
-      const r = this.collectOldest();
+      const r = this.collectOldest(plan.keepFrom);
       if (!r.ok) return r;
       done += 1;
     }
@@ -331,15 +401,51 @@ export class RecordStore {
   }
 
   /**
-   * How many GC rounds the write of `footprintBytes` needs, or 'full'. A dry run of
-   * makeRoom's loop on sizes only, so a full store answers 'full' without burning erases.
-   * One cycle over the sectors in use compacts everything; more rounds cannot help.
+   * The GC rounds the write of `footprintBytes` needs and what they copy, or 'full'. Every ring
+   * keeps its retention if that can work; otherwise the oldest ring entries yield (the rule in
+   * the header). Plans are dry runs on sizes only, so 'full' costs no flash operation.
    */
-  private planGcRounds(footprintBytes: number): number | 'full' {
+  private planGc(footprintBytes: number): GcPlan | 'full' {
+    const keepFrom = this.keepFromSeqs();
+    const rounds = this.planGcRounds(footprintBytes, keepFrom, true);
+    if (rounds !== 'full') return { rounds, keepFrom };
+    // The rings yield: the sectors collected keep only each ring's newest entry.
+    const st = this.state;
+    const newestOnly = new Map<number, number>();
+    let yields = false;
+    for (const [id, from] of keepFrom) {
+      const newest = st.nextLogSeq.get(id)! - 1;
+      newestOnly.set(id, newest);
+      if (from < newest) yields = true;
+    }
+    if (!yields) return 'full';
+    const yieldRounds = this.planGcRounds(footprintBytes, newestOnly);
+    return yieldRounds === 'full' ? 'full' : { rounds: yieldRounds, keepFrom: newestOnly };
+  }
+
+  /** Each ring log's keepFrom while every ring keeps its retention. */
+  private keepFromSeqs(): Map<number, number> {
+    const st = this.state;
+    const out = new Map<number, number>();
+    for (const [id, keep] of this.ringKeep) {
+      const floor = st.ringFloor.get(id);
+      if (floor === undefined) continue;
+      out.set(id, Math.max(floor, st.nextLogSeq.get(id)! - keep));
+    }
+    return out;
+  }
+
+  /**
+   * How many GC rounds make room for `footprintBytes` when GC copies what `keepFrom` says, or
+   * 'full'. A dry run of makeRoom's loop on sizes only. One cycle over the sectors in use
+   * compacts everything; more rounds cannot help. `bounded`: also 'full' if a round would copy
+   * more older ring entries than MAX_RING_COPY_PER_FREED_BYTE allows for what it frees.
+   */
+  private planGcRounds(footprintBytes: number, keepFrom: KeepFrom, bounded = false): number | 'full' {
     const st = this.state;
     const capacityBytes = this.sectorBytes - SECTOR_HEADER_BYTES;
-    /** Bytes GC would copy out of each sector, oldest first. */
-    const keptQueue = st.used.map((s) => this.keptBytes(s));
+    /** What GC would copy out of each sector, oldest first: counted only when a round needs it. */
+    const keptQueue: (Sector | number)[] = [...st.used];
     let roomBytes = this.headRoomBytes();
     let free = this.freeCount();
     for (let rounds = 0; ; ) {
@@ -351,20 +457,29 @@ export class RecordStore {
         continue;
       }
       if (rounds === st.used.length) return 'full';
-      const keptBytes = keptQueue.shift()!;
-      roomBytes = capacityBytes - keptBytes;
-      keptQueue.push(keptBytes);
+      const next = keptQueue.shift()!;
+      const kept = typeof next === 'number' ? { bytes: next, olderRingBytes: 0 } : this.keptBytes(next, keepFrom);
+      if (bounded && kept.olderRingBytes > MAX_RING_COPY_PER_FREED_BYTE * (capacityBytes - kept.bytes)) return 'full';
+      roomBytes = capacityBytes - kept.bytes;
+      keptQueue.push(kept.bytes);
       rounds += 1;
     }
   }
 
-  private keptBytes(s: Sector): number {
+  /** Bytes GC would copy out of `s`, and how many of them are ring entries other than a ring's newest. */
+  private keptBytes(s: Sector, keepFrom: KeepFrom): { bytes: number; olderRingBytes: number } {
     let bytes = 0;
-    for (const rec of s.recs) if (this.survivesGc(s, rec)) bytes += recordFootprintBytes(rec.length);
-    return bytes;
+    let olderRingBytes = 0;
+    for (const rec of s.recs) {
+      if (!this.survivesGc(s, rec, keepFrom)) continue;
+      const n = recordFootprintBytes(rec.length);
+      bytes += n;
+      if (rec.type === RECORD_LOG && this.ringKeep.has(rec.id) && rec.logSeq !== this.state.nextLogSeq.get(rec.id)! - 1) olderRingBytes += n;
+    }
+    return { bytes, olderRingBytes };
   }
 
-  private survivesGc(s: Sector, rec: Rec): boolean {
+  private survivesGc(s: Sector, rec: Rec, keepFrom: KeepFrom): boolean {
     const st = this.state;
     if (rec.type === RECORD_VALUE) {
       const ref = st.latest.get(rec.id);
@@ -373,17 +488,18 @@ export class RecordStore {
     if (rec.type === RECORD_LOG) {
       const ref = st.logs.get(rec.id)?.get(rec.logSeq);
       if (ref === undefined || ref.rec !== rec || ref.sector !== s) return false;
-      return !this.ringLogs.has(rec.id) || rec.logSeq === (st.nextLogSeq.get(rec.id) ?? 1) - 1;
+      return !this.ringKeep.has(rec.id) || rec.logSeq >= keepFrom.get(rec.id)!;
     }
     return false; // tombstones: every older version of the key is in this sector too
   }
 
   /** One GC round: open the spare, copy the oldest sector's live records into it, erase the oldest. */
-  private collectOldest(): StoreResult {
+  private collectOldest(keepFrom: KeepFrom): StoreResult {
     const st = this.state;
     const oldest = st.used[0]!;
     const spare = this.nextFree();
-    const survivors = oldest.recs.filter((rec) => this.survivesGc(oldest, rec));
+    const survivors = oldest.recs.filter((rec) => this.survivesGc(oldest, rec, keepFrom));
+    const retained = this.keepFromSeqs();
     const dropped = oldest.recs.filter((rec) => !survivors.includes(rec));
     const opened = this.openSector(spare);
     if (!opened.ok) return opened;
@@ -398,7 +514,14 @@ export class RecordStore {
     if (!retired.ok) return this.failed(retired);
     const erased = this.flash.eraseSector(this.firstSector + oldest.index);
     if (!erased.ok) return this.failed(erased);
-    for (const rec of dropped) unindexRecord(st, oldest, rec);
+    for (const rec of dropped) {
+      if (!unindexRecord(st, oldest, rec) || rec.type !== RECORD_LOG) continue;
+      const floor = st.ringFloor.get(rec.id);
+      // A ring entry of the run gone: the run now starts above it (older ones are garbage).
+      if (floor === undefined || rec.logSeq < floor) continue;
+      if (rec.logSeq >= retained.get(rec.id)!) this.yielded += 1;
+      st.ringFloor.set(rec.id, rec.logSeq + 1);
+    }
     st.used.shift();
     oldest.state = 'erased';
     oldest.recs = [];
@@ -505,6 +628,13 @@ export class RecordStore {
     }
     // Only the head takes new records; older sectors are sealed whatever their tail holds.
     for (const s of st.used.slice(0, -1)) s.writeOffset = this.sectorBytes;
+    for (const id of this.ringKeep.keys()) {
+      const entries = st.logs.get(id);
+      if (entries === undefined || entries.size === 0) continue;
+      let floor = st.nextLogSeq.get(id)! - 1;
+      while (entries.has(floor - 1)) floor -= 1;
+      st.ringFloor.set(id, floor);
+    }
     this.state = st;
     this.broken = false;
     return okVoid;
@@ -521,7 +651,7 @@ function emptyState(sectorCount: number, sectorBytes: number): State {
   for (let index = 0; index < sectorCount; index++) {
     sectors.push({ index, state: 'erased', gen: 0, recs: [], writeOffset: sectorBytes });
   }
-  return { sectors, used: [], latest: new Map(), logs: new Map(), nextLogSeq: new Map(), nextSeq: 1 };
+  return { sectors, used: [], latest: new Map(), logs: new Map(), nextLogSeq: new Map(), ringFloor: new Map(), nextSeq: 1 };
 }
 
 function classify(bytes: Uint8Array): Sector['state'] {
@@ -571,14 +701,17 @@ function indexRecord(st: State, sector: Sector, rec: Rec): void {
   if (rec.seq >= st.nextSeq) st.nextSeq = rec.seq + 1;
 }
 
-/** Forget a record GC did not copy, if the index still points at it. */
-function unindexRecord(st: State, sector: Sector, rec: Rec): void {
+/** Forget a record GC did not copy, if the index still points at it; true if it did. */
+function unindexRecord(st: State, sector: Sector, rec: Rec): boolean {
   if (rec.type === RECORD_LOG) {
     const entries = st.logs.get(rec.id);
     const ref = entries?.get(rec.logSeq);
-    if (entries !== undefined && ref?.rec === rec && ref.sector === sector) entries.delete(rec.logSeq);
-  } else {
-    const ref = st.latest.get(rec.id);
-    if (ref?.rec === rec && ref.sector === sector) st.latest.delete(rec.id);
+    if (entries === undefined || ref?.rec !== rec || ref.sector !== sector) return false;
+    entries.delete(rec.logSeq);
+    return true;
   }
+  const ref = st.latest.get(rec.id);
+  if (ref?.rec !== rec || ref.sector !== sector) return false;
+  st.latest.delete(rec.id);
+  return true;
 }

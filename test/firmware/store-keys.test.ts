@@ -32,6 +32,7 @@ describe('store keys', () => {
   it('log ids are distinct and every ring is a log', () => {
     const ids = Object.values(STORE_LOGS);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const r of RING_LOGS) expect(ids).toContain(r);
+    for (const r of RING_LOGS) expect(ids).toContain(r.id);
+    expect(new Set(RING_LOGS.map((r) => r.id)).size).toBe(RING_LOGS.length);
   });
 });

@@ -18,7 +18,9 @@ import {
   SECTOR_MAGIC,
   recordFootprintBytes,
   type RecordStoreOptions,
+  type RingLogOption,
 } from '../../src/storage/record-store.ts';
+import { MedtwinError } from '../../src/errors.ts';
 
 const SECTOR_BYTES = 2048;
 const FLASH_BYTES = 16 * SECTOR_BYTES;
@@ -274,6 +276,175 @@ describe('RecordStore logs', () => {
   });
 });
 
+describe('RecordStore ring logs with a retention (keep)', () => {
+  /** The seqs of a ring must be a contiguous run ending at `newest`. */
+  const expectRun = (seqs: number[], newest: number) => {
+    expect(seqs[seqs.length - 1]).toBe(newest);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => newest - seqs.length + 1 + i));
+  };
+
+  it('refuses a retention that is not an integer ≥ 1, and a ring listed twice', () => {
+    const { flash } = newFlash();
+    for (const ringLogs of [[{ id: 6, keep: 0 }], [{ id: 6, keep: 1.5 }], [{ id: 6, keep: -1 }], [6, { id: 6, keep: 3 }], [{ id: -1, keep: 3 }]]) {
+      let thrown: unknown;
+      try {
+        RecordStore.open(flash, { firstSector: FIRST, sectorCount: 4, ringLogs });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toBeInstanceOf(MedtwinError);
+      expect((thrown as MedtwinError).code).toBe('storage.config');
+    }
+    expect(flash.opsCount).toBe(0);
+  });
+
+  it('keeps the newest `keep` entries through many GC cycles, in order and without gaps, across reboots', () => {
+    // 8 sectors; 40 ring entries of 120 bytes (4.8 KB) fit beside 1.5 KB of churning keys.
+    const run = (ring: number | RingLogOption) => {
+      const { flash } = newFlash();
+      const opts = { sectorCount: 8, ringLogs: [ring] };
+      let store = open(flash, opts);
+      store.put(1, val(1, 300));
+      store.append(8, val(8, 100));
+      let fewest = Number.POSITIVE_INFINITY;
+      for (let i = 1; i <= 600; i++) {
+        expect(store.append(6, val(i, 100))).toEqual({ ok: true, value: i });
+        if (i % 3 === 0) expect(store.put(2 + (i % 4), val(i, 200 + (i % 7) * 40))).toEqual(OK);
+        const seqs = store.readLog(6).map((e) => e.seq);
+        expectRun(seqs, i);
+        fewest = Math.min(fewest, i >= 60 ? seqs.length : Number.POSITIVE_INFINITY);
+        if (i % 97 === 0) {
+          const before = store.readLog(6);
+          store = open(flash, opts);
+          // RAM and flash agree on what the ring holds: the run is defined by flash alone.
+          expect(store.readLog(6)).toEqual(before);
+        }
+      }
+      for (const e of store.readLog(6)) expect(e.value).toEqual(val(e.seq, 100));
+      expect(store.get(1)).toEqual(val(1, 300));
+      expect(store.readLog(8)).toEqual([{ seq: 1, value: val(8, 100) }]);
+      expect(store.ringEntriesYielded).toBe(0);
+      const erases = flash.eraseCounts().slice(FIRST, FIRST + 8).reduce((a, b) => a + b);
+      return { fewest, erases };
+    };
+    const kept = run({ id: 6, keep: 60 });
+    // The store went round its 8 sectors many times, and the ring never held fewer than 40.
+    expect(kept.erases).toBeGreaterThan(8 * 5);
+    expect(kept.fewest).toBeGreaterThanOrEqual(60);
+    // The same load with a bare ring id keeps only what GC has not reached: fewer than 60 at times.
+    expect(run(6).fewest).toBeLessThan(60);
+  });
+
+  it('drops entries beyond `keep` and reads from a given seq within the run', () => {
+    const { flash } = newFlash();
+    const opts = { sectorCount: 4, ringLogs: [{ id: 6, keep: 10 }] };
+    const store = open(flash, opts);
+    for (let i = 1; i <= 200; i++) store.append(6, val(i, 100));
+    const seqs = store.readLog(6).map((e) => e.seq);
+    expectRun(seqs, 200);
+    // A 120-byte entry: 16 to a sector. Entries beyond 10 linger only until GC reaches their
+    // sector, so at most the head, the sector before it and the 10 copied are there.
+    expect(seqs.length).toBeGreaterThanOrEqual(10);
+    expect(seqs.length).toBeLessThanOrEqual(10 + 2 * 16);
+    expect(store.readLog(6, { fromSeq: 195 }).map((e) => e.seq)).toEqual([195, 196, 197, 198, 199, 200]);
+    expect(store.readLog(6, { fromSeq: 1 })).toEqual(store.readLog(6));
+    expect(open(flash, opts).readLog(6)).toEqual(store.readLog(6));
+  });
+
+  it('yields the oldest ring entries when the retention does not fit, never keys or ordinary logs, at a bounded cost', () => {
+    // 4 sectors (3 × 2,032 bytes in use): a retention of 1,000 × 120 bytes cannot fit.
+    const load = (ring: number | RingLogOption) => {
+      const { flash } = newFlash();
+      const opts = { sectorCount: 4, ringLogs: [ring] };
+      const store = open(flash, opts);
+      expect(store.put(1, val(1, 1000))).toEqual(OK);
+      /** Per append after the first 100: ring entries held, and the room left for them. */
+      const held: { length: number; roomEntries: number }[] = [];
+      for (let i = 1; i <= 600; i++) {
+        expect(store.append(6, val(i, 100))).toEqual({ ok: true, value: i });
+        if (i % 20 === 0) expect(store.append(8, val(i, 40))).toEqual({ ok: true, value: i / 20 });
+        const seqs = store.readLog(6).map((e) => e.seq);
+        expectRun(seqs, i);
+        // 3 sectors in use at most (one spare) minus key 1 (1,020 bytes) and the ordinary log
+        // (60 bytes an entry), in 120-byte ring entries.
+        if (i > 100) held.push({ length: seqs.length, roomEntries: (3 * 2032 - 1020 - 60 * Math.floor(i / 20)) / 120 });
+      }
+      return { flash, store, opts, held };
+    };
+    const { flash, store, opts, held } = load({ id: 6, keep: 1_000 });
+    expect(store.ringEntriesYielded).toBeGreaterThan(0);
+    expect(store.get(1)).toEqual(val(1, 1000));
+    expect(store.readLog(8).map((e) => e.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    // The ring holds what the store has room for, within a sector's worth (16 ring entries).
+    for (const h of held) {
+      expect(h.length).toBeLessThanOrEqual(Math.floor(h.roomEntries));
+      expect(h.length).toBeGreaterThanOrEqual(Math.floor(h.roomEntries - 2032 / 120));
+    }
+    // The flash work stays that of a bare ring's store within a tenth (measured: 3,033 operations
+    // against 3,030): no near-empty GC rounds, no copying of entries about to yield.
+    const bare = load(6);
+    expect(flash.opsCount).toBeLessThanOrEqual(1.1 * bare.flash.opsCount);
+    // Keyed values (bonds, the lockout state) still land: ring entries make room for them.
+    const erasesBefore = flash.eraseCounts().reduce((a, b) => a + b);
+    const ringBefore = store.readLog(6).length;
+    expect(store.put(2, val(2, 1000))).toEqual(OK);
+    expect(store.put(3, val(3, 1000))).toEqual(OK);
+    expect(flash.eraseCounts().reduce((a, b) => a + b)).toBeGreaterThan(erasesBefore);
+    expect(store.readLog(6).length).toBeLessThan(ringBefore);
+    expectRun(store.readLog(6).map((e) => e.seq), 600);
+    const again = open(flash, opts);
+    expect(again.get(2)).toEqual(val(2, 1000));
+    expect(again.get(3)).toEqual(val(3, 1000));
+    expect(again.get(1)).toEqual(val(1, 1000));
+    expectRun(again.readLog(6).map((e) => e.seq), 600);
+    expect(again.readLog(6)).toEqual(store.readLog(6));
+    expect(again.append(6, val(601, 100))).toEqual({ ok: true, value: 601 });
+  });
+
+  it('gives up every ring entry but the newest before saying full, and then writes nothing', () => {
+    const { flash } = newFlash();
+    const opts = { sectorCount: 4, ringLogs: [{ id: 6, keep: 1_000 }] };
+    const store = open(flash, opts);
+    for (let i = 1; i <= 30; i++) store.append(6, val(i, 100));
+    let appended = 0;
+    for (;;) {
+      const opsBefore = flash.opsCount;
+      const r = store.append(4, val(appended, 200));
+      if (!r.ok) {
+        expect(r.code).toBe('full');
+        expect(flash.opsCount).toBe(opsBefore);
+        break;
+      }
+      appended += 1;
+    }
+    // The ordinary log took the ring's room: 9 of its 220-byte entries to a sector, 3 sectors,
+    // less the ring's newest (120 bytes) in one of them: 26, as a store without the ring holds.
+    expect(appended).toBe(9 + 9 + 8);
+    expect(store.readLog(6).map((e) => e.seq)).toEqual([30]);
+    const again = open(flash, opts);
+    expect(again.readLog(4).length).toBe(appended);
+    expect(again.readLog(6)).toEqual([{ seq: 30, value: val(30, 100) }]);
+  });
+
+  it('yields oldest first across rings: two rings sharing a store keep runs of similar age', () => {
+    const { flash } = newFlash();
+    const opts = { sectorCount: 4, ringLogs: [{ id: 6, keep: 1_000 }, { id: 7, keep: 1_000 }] };
+    const store = open(flash, opts);
+    for (let i = 1; i <= 300; i++) {
+      store.append(6, val(i, 100));
+      store.append(7, val(i, 100));
+    }
+    const a = store.readLog(6).map((e) => e.seq);
+    const b = store.readLog(7).map((e) => e.seq);
+    expectRun(a, 300);
+    expectRun(b, 300);
+    // Appended in turns, so the same age is the same logSeq: their oldest kept differ by at most a
+    // sector's worth of entries (16 of 120 bytes).
+    expect(Math.abs(a[0]! - b[0]!)).toBeLessThanOrEqual(16);
+    expect(a.length).toBeGreaterThan(10);
+  });
+});
+
 describe('RecordStore GC and wear', () => {
   it('keeps every live record through many GC cycles over many sectors', () => {
     const { flash } = newFlash();
@@ -508,9 +679,10 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
 
 /**
  * Does the store hold exactly the model? Keys and ordinary logs must match exactly; a ring
- * log may have lost its oldest entries but keeps a contiguous run ending at the newest.
+ * log may have lost its oldest entries but keeps a contiguous run ending at the newest, of at
+ * least `ringKeep` entries (or all the model has, if fewer).
  */
-function matches(seen: Model, model: Model): boolean {
+function matches(seen: Model, model: Model, ringKeep = 1): boolean {
   if (seen.keys.size !== model.keys.size) return false;
   for (const [k, v] of model.keys) if (!sameBytes(seen.keys.get(k), v)) return false;
   const same = (a: { seq: number; value: Uint8Array }[], b: { seq: number; value: Uint8Array }[]) =>
@@ -518,7 +690,7 @@ function matches(seen: Model, model: Model): boolean {
   if (!same(seen.logs.get(PLAIN) ?? [], model.logs.get(PLAIN) ?? [])) return false;
   const ring = seen.logs.get(RING) ?? [];
   const modelRing = model.logs.get(RING) ?? [];
-  if (modelRing.length > 0 && ring.length === 0) return false;
+  if (ring.length < Math.min(ringKeep, modelRing.length)) return false;
   return same(ring, modelRing.slice(modelRing.length - ring.length));
 }
 
@@ -528,7 +700,8 @@ const describeModel = (m: Model) =>
     logs: [...m.logs].map(([id, e]) => [id, e.map((x) => x.seq)]),
   });
 
-const storeOpts = (sectorCount: number): RecordStoreOptions => ({ firstSector: FIRST, sectorCount, ringLogs: [RING] });
+/** The sweeps' store: the ring log RING as a bare id (keep the newest) or with a retention. */
+const storeOpts = (sectorCount: number, ring: number | RingLogOption = RING): RecordStoreOptions => ({ firstSector: FIRST, sectorCount, ringLogs: [ring] });
 
 interface CutOutcome {
   /** Index of the operation the cut interrupted; ops.length if none. */
@@ -538,10 +711,16 @@ interface CutOutcome {
 }
 
 /** Run `ops` with a cut armed after `k` flash operations (none if undefined), then reboot. */
-function runWithCut(ops: readonly Op[], k: number | undefined, wrap: (f: Flash) => Flash, sectorCount: number): CutOutcome & { opsTotal: number } {
+function runWithCut(
+  ops: readonly Op[],
+  k: number | undefined,
+  wrap: (f: Flash) => Flash,
+  sectorCount: number,
+  ring: number | RingLogOption = RING,
+): CutOutcome & { opsTotal: number; yielded: number } {
   const { flash } = newFlash();
   const target = wrap(flash);
-  const store = open(target, storeOpts(sectorCount));
+  const store = open(target, storeOpts(sectorCount, ring));
   if (k !== undefined) flash.armPowerCut(k);
   let cutOp = ops.length;
   let model: Model = { keys: new Map(), logs: new Map() };
@@ -556,13 +735,13 @@ function runWithCut(ops: readonly Op[], k: number | undefined, wrap: (f: Flash) 
   }
   const opsTotal = flash.opsCount;
   flash.restorePower();
-  return { cutOp, store: open(target, storeOpts(sectorCount)), flash, opsTotal };
+  return { cutOp, store: open(target, storeOpts(sectorCount, ring)), flash, opsTotal, yielded: store.ringEntriesYielded };
 }
 
 /** Models before and after each op of an uncut run: models[i] is the state before ops[i]. */
-function modelsOf(ops: readonly Op[], wrap: (f: Flash) => Flash, sectorCount: number): { models: Model[]; opsTotal: number } {
+function modelsOf(ops: readonly Op[], wrap: (f: Flash) => Flash, sectorCount: number, ring: number | RingLogOption = RING): { models: Model[]; opsTotal: number } {
   const { flash } = newFlash();
-  const store = open(wrap(flash), storeOpts(sectorCount));
+  const store = open(wrap(flash), storeOpts(sectorCount, ring));
   const models: Model[] = [{ keys: new Map(), logs: new Map() }];
   for (const op of ops) models.push(step(store, models[models.length - 1]!, op));
   return { models, opsTotal: flash.opsCount };
@@ -584,40 +763,53 @@ function script(count: number, maxPutBytes: number): Op[] {
 describe('RecordStore power cut at every flash operation', () => {
   it.each([
     // Each HAL call is one cut point: 4 sectors, the script wraps them several times.
-    { name: 'each HAL program/erase call', wrap: (f: Flash) => f, sectorCount: 4, ops: script(150, 400), minErases: 12 },
+    { name: 'each HAL program/erase call', wrap: (f: Flash) => f, sectorCount: 4, ops: script(150, 400), minErases: 12, ring: RING, yields: false },
     // Each longword is a cut point (FTFA programs longword by longword), so multi-word programs
     // tear; a shorter script over 3 sectors keeps the runs × cut points product small.
-    { name: 'each longword (torn multi-word programs)', wrap: (f: Flash) => new LongwordFlash(f), sectorCount: 3, ops: script(100, 160), minErases: 4 },
-  ])('loses nothing acknowledged and never mixes versions: cut at $name', ({ wrap, sectorCount, ops, minErases }) => {
-    const { models, opsTotal } = modelsOf(ops, wrap, sectorCount);
+    { name: 'each longword (torn multi-word programs)', wrap: (f: Flash) => new LongwordFlash(f), sectorCount: 3, ops: script(100, 160), minErases: 4, ring: RING, yields: false },
+    // A ring with a retention that fits: GC copies several ring entries per round, and the ring
+    // must keep all 6 newest whatever the cut.
+    { name: 'each HAL call, ring keeping 6', wrap: (f: Flash) => f, sectorCount: 4, ops: script(150, 400), minErases: 12, ring: { id: RING, keep: 6 }, yields: false },
+    { name: 'each longword, ring keeping 6', wrap: (f: Flash) => new LongwordFlash(f), sectorCount: 3, ops: script(100, 160), minErases: 4, ring: { id: RING, keep: 6 }, yields: false },
+    // A retention the store cannot hold: ring entries yield to the keys and the ordinary log.
+    { name: 'each HAL call, ring keeping more than fits', wrap: (f: Flash) => f, sectorCount: 4, ops: script(150, 400), minErases: 12, ring: { id: RING, keep: 1_000 }, yields: true },
+  ])('loses nothing acknowledged and never mixes versions: cut at $name', ({ wrap, sectorCount, ops, minErases, ring, yields }) => {
+    const { models, opsTotal } = modelsOf(ops, wrap, sectorCount, ring);
     // The script must exercise GC, more than once round the sectors.
-    const uncut = runWithCut(ops, undefined, wrap, sectorCount);
+    const uncut = runWithCut(ops, undefined, wrap, sectorCount, ring);
     const erases = uncut.flash.eraseCounts().slice(FIRST, FIRST + sectorCount);
     expect(Math.min(...erases)).toBeGreaterThanOrEqual(1);
     expect(erases.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(minErases);
     expect(uncut.opsTotal).toBe(opsTotal);
     // The ring log lost entries to GC, so its looser check is exercised too.
     expect(uncut.store.readLog(RING)[0]!.seq).toBeGreaterThan(1);
+    // Whether the retention had to yield is part of the case: without yields the ring keeps it all.
+    const keep = typeof ring === 'number' ? 1 : ring.keep;
+    if (yields) expect(uncut.yielded).toBeGreaterThan(0);
+    else expect(uncut.yielded).toBe(0);
+    const ringKeep = yields ? 1 : keep;
+    if (!yields) expect(uncut.store.readLog(RING).length).toBeGreaterThanOrEqual(keep);
 
     for (let k = 0; k <= opsTotal; k++) {
-      const { cutOp, store, flash } = runWithCut(ops, k, wrap, sectorCount);
+      const { cutOp, store, flash } = runWithCut(ops, k, wrap, sectorCount, ring);
       if (k === opsTotal) expect(cutOp).toBe(ops.length);
       else expect(cutOp).toBeLessThan(ops.length);
       const before = models[cutOp]!;
       const after = models[Math.min(cutOp + 1, ops.length)]!;
       const seen = observe(store);
-      if (!matches(seen, before) && !matches(seen, after)) {
+      if (!matches(seen, before, ringKeep) && !matches(seen, after, ringKeep)) {
         throw new Error(
           `cut after ${k} flash ops, during op ${cutOp} (${ops[cutOp]?.kind}): ` +
             `store ${describeModel(seen)}, expected ${describeModel(before)} or ${describeModel(after)}`,
         );
       }
-      // The recovered store keeps working: a new key lands and nothing else changes.
+      // The recovered store keeps working: a new key lands and nothing else changes; a ring
+      // append continues the numbering from the newest entry, which the cut never loses.
       expect(store.put(100, val(k, 64))).toEqual(OK);
-      const again = observe(open(wrap(flash), storeOpts(sectorCount)));
+      const again = observe(open(wrap(flash), storeOpts(sectorCount, ring)));
       expect(again.keys.get(100)).toEqual(val(k, 64));
       again.keys.delete(100);
-      expect(matches(again, seen)).toBe(true);
+      expect(matches(again, seen, ringKeep)).toBe(true);
     }
   });
 
@@ -634,13 +826,15 @@ describe('RecordStore power cut at every flash operation', () => {
       { weight: 3, arbitrary: fc.record({ kind: fc.constant('append' as const), log: fc.constantFrom(PLAIN, RING), value: bytesArb(200) }) },
     );
     const NUM_RUNS = 1000;
-    const stats = { runs: 0, gc: 0, cut: 0, torn: 0 };
+    const stats = { runs: 0, gc: 0, cut: 0, torn: 0, keep: 0 };
+    // The ring as a bare id, with a retention that mostly fits, and with one that never does.
+    const ringArb = fc.constantFrom<number | RingLogOption>(RING, { id: RING, keep: 4 }, { id: RING, keep: 1_000 });
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }), fc.nat(), fc.boolean(), (ops, cutSeed, torn) => {
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: 60, size: 'max' }), fc.nat(), fc.boolean(), ringArb, (ops, cutSeed, torn, ring) => {
         const wrap = torn ? (f: Flash) => new LongwordFlash(f) : (f: Flash) => f;
-        const { models, opsTotal } = modelsOf(ops, wrap, PROPERTY_SECTORS);
+        const { models, opsTotal } = modelsOf(ops, wrap, PROPERTY_SECTORS, ring);
         const k = cutSeed % (opsTotal + 1);
-        const { cutOp, store, flash } = runWithCut(ops, k, wrap, PROPERTY_SECTORS);
+        const { cutOp, store, flash } = runWithCut(ops, k, wrap, PROPERTY_SECTORS, ring);
         const before = models[cutOp]!;
         const after = models[Math.min(cutOp + 1, ops.length)]!;
         const seen = observe(store);
@@ -651,11 +845,12 @@ describe('RecordStore power cut at every flash operation', () => {
         // Carry on with the rest of the sequence on the recovered store, then reboot and compare.
         let model: Model = { ...cloneModel(landed), logs: new Map(seen.logs) };
         for (const op of ops.slice(cutOp + 1)) model = step(store, model, op);
-        const final = observe(open(wrap(flash), storeOpts(PROPERTY_SECTORS)));
+        const final = observe(open(wrap(flash), storeOpts(PROPERTY_SECTORS, ring)));
         stats.runs += 1;
         if (flash.eraseCounts().some((n) => n > 0)) stats.gc += 1;
         if (cutOp < ops.length) stats.cut += 1;
         if (torn) stats.torn += 1;
+        if (typeof ring !== 'number') stats.keep += 1;
         if (!matches(final, model)) throw new Error(`after recovery and ${ops.length - cutOp - 1} more ops: ${describeModel(final)} ≠ ${describeModel(model)}`);
       }),
       { seed: 42, numRuns: NUM_RUNS },
@@ -665,5 +860,6 @@ describe('RecordStore power cut at every flash operation', () => {
     expect(stats.gc).toBeGreaterThan(NUM_RUNS / 2);
     expect(stats.cut).toBeGreaterThan(NUM_RUNS * 0.9);
     expect(stats.torn).toBeGreaterThan(NUM_RUNS / 3);
+    expect(stats.keep).toBeGreaterThan(NUM_RUNS / 2);
   });
 });

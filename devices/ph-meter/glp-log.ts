@@ -37,10 +37,10 @@
 // that is refused with 'unsynced-full' (the meter shows "memory full, sync"), and an acknowledged
 // record is overwritten only `capacity + 1` appends later.
 //
-// Why not a record-store log: a ring log (RING_LOGS) loses its entries whenever garbage collection
-// reaches their sector, which any writer's traffic (audit records, lockout counters, bonds) can
-// bring on, so no GLP capacity could be promised; an ordinary log is never trimmed, so flash would
-// fill for good. Instead each record is a keyed value in one of capacity + 1 slots,
+// Why not a record-store log: even a ring log with a retention count (RING_LOGS `keep`) yields its
+// older entries when the store needs room for keys and ordinary logs (record-store.ts), which
+// any writer's traffic (audit records, lockout counters, bonds) can bring on, so an unsynced GLP
+// record could still go; an ordinary log is never trimmed, so flash would fill for good. Instead each record is a keyed value in one of capacity + 1 slots,
 // STORE_KEYS.phGlpSlotBase + (seq − 1) mod (capacity + 1): the store keeps a key's newest value
 // whatever else is written (put is atomic across a power cut), so the GLP share of flash is fixed
 // at (capacity + 1) × 96 bytes live and a record goes only when the log itself overwrites its slot.

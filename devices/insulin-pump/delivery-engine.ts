@@ -85,14 +85,14 @@ export type TempBasalRequest =
 export type DeliveryEvent =
   | { readonly type: 'pulse'; readonly kind: PulseKind; readonly bolusId: number; readonly startedAtUs: number; readonly steps: number; readonly pressureKpa: number }
   | { readonly type: 'state.changed'; readonly state: EngineState; readonly reason: StopReason }
-  | { readonly type: 'bolus.done'; readonly bolusId: number; readonly deliveredMilliUnits: number }
-  | {
+  | ({ readonly type: 'bolus.done'; readonly bolusId: number; readonly deliveredMilliUnits: number } & BolusParts)
+  | ({
       readonly type: 'bolus.cancelled';
       readonly bolusId: number;
       readonly deliveredMilliUnits: number;
       readonly programmedMilliUnits: number;
       readonly reason: StopReason | 'pause' | 'stop';
-    }
+    } & BolusParts)
   | { readonly type: 'tbr.done' }
   | { readonly type: 'tbr.cancelled' }
   | { readonly type: 'occlusion'; readonly pressureKpa: number }
@@ -114,6 +114,15 @@ export interface DeliveryEngineOptions {
   readonly limits?: HardLimits;
   readonly reservoirLowMilliUnits?: number;
   readonly bolusPulseIntervalUs?: number;
+}
+
+/** What a finished bolus delivered, by part (IDS Bolus Delivered: fast and extended amounts, effective duration). */
+export interface BolusParts {
+  readonly kind: BolusRequest['kind'];
+  readonly deliveredFastMilliUnits: number;
+  readonly deliveredExtendedMilliUnits: number;
+  /** Minutes the extended part ran, to its last pulse settled (0 for a fast bolus), to the nearest minute. */
+  readonly effectiveDurationMinutes: number;
 }
 
 export interface ActiveBolus {
@@ -468,7 +477,7 @@ export class DeliveryEngine implements PumpMotorClient {
       }
       if (b.fastStarted === b.fastPulses && b.extendedStarted === b.extendedPulses) {
         this.bolus = undefined;
-        this.emit({ type: 'bolus.done', bolusId: b.id, deliveredMilliUnits: (b.fastPulses + b.extendedPulses) * this.milliUnitsPerPulse });
+        this.emit({ type: 'bolus.done', bolusId: b.id, deliveredMilliUnits: (b.fastPulses + b.extendedPulses) * this.milliUnitsPerPulse, ...this.partsOf(b) });
         // After the listeners recorded it (history): a cut in between leaves it open, and recorded.
         this.journal.endBolus(b.id);
       }
@@ -682,6 +691,16 @@ export class DeliveryEngine implements PumpMotorClient {
     if (wasState !== state) this.emit({ type: 'state.changed', state, reason });
   }
 
+  private partsOf(b: NonNullable<DeliveryEngine['bolus']>): BolusParts {
+    const ranUs = b.extendedStartUs === undefined || b.extendedPulses === 0 ? 0 : this.alarm.nowUs() - b.extendedStartUs;
+    return {
+      kind: b.kind,
+      deliveredFastMilliUnits: b.fastStarted * this.milliUnitsPerPulse,
+      deliveredExtendedMilliUnits: b.extendedStarted * this.milliUnitsPerPulse,
+      effectiveDurationMinutes: Math.round(ranUs / US_PER_MINUTE),
+    };
+  }
+
   private dropBolus(reason: StopReason | 'pause' | 'stop'): void {
     const b = this.bolus!;
     this.bolus = undefined;
@@ -691,6 +710,7 @@ export class DeliveryEngine implements PumpMotorClient {
       deliveredMilliUnits: (b.fastStarted + b.extendedStarted) * this.milliUnitsPerPulse,
       programmedMilliUnits: (b.fastPulses + b.extendedPulses) * this.milliUnitsPerPulse,
       reason,
+      ...this.partsOf(b),
     });
     // As for bolus.done: closed in the journal once the listeners have recorded it.
     this.journal.endBolus(b.id);

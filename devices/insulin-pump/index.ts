@@ -42,6 +42,7 @@ import { DeliveryJournal } from './delivery-journal.ts';
 import { EngineDeliveryPort } from './delivery-port.ts';
 import { History, type HistoryEvent } from './history.ts';
 import { idsCommands } from './ids-commands.ts';
+import { BOLUS_TYPE } from './ids/enums.ts';
 import { StatusNotifier, type StatusChangedFlag } from './status-notifier.ts';
 import type { HardLimits } from './limits.ts';
 import { loadLimits } from './limits-store.ts';
@@ -152,7 +153,8 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
   const bolusDelivered = (bolusId: number, deliveredMilliUnits: number): HistoryEvent => ({
     type: 'bolusDelivered1',
     bolusId,
-    bolusType: 0x33,
+    // After a cut the journal knows the bolus's pulses, not their split: type Undetermined, all in the fast field.
+    bolusType: BOLUS_TYPE.codes.undetermined,
     deliveredFastMilliunits: deliveredMilliUnits,
     deliveredExtendedMilliunits: 0,
     effectiveDurationMin: 0,
@@ -254,7 +256,14 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
       case 'bolus.cancelled': {
         const cancelled = e.type === 'bolus.cancelled';
         if (cancelled && e.reason !== 'user' && e.reason !== 'stop' && e.reason !== 'pause') annunciations.raise('bolusCanceled', [e.bolusId]);
-        record(bolusDelivered(e.bolusId, e.deliveredMilliUnits));
+        record({
+          type: 'bolusDelivered1',
+          bolusId: e.bolusId,
+          bolusType: BOLUS_TYPE.codes[e.kind],
+          deliveredFastMilliunits: e.deliveredFastMilliUnits,
+          deliveredExtendedMilliunits: e.deliveredExtendedMilliUnits,
+          effectiveDurationMin: e.effectiveDurationMinutes,
+        });
         notifier.changed('activeBolusStatusChanged', 'historyEventRecorded');
         return;
       }

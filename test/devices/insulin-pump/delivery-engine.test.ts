@@ -98,7 +98,7 @@ describe('bolus', () => {
     must(r.fw.engine.startBolus({ kind: 'fast', bolusId: 1, amountMilliUnits: 1_000 }));
     r.world.runUntil(US_PER_H);
     expect(r.stepStartsUs()).toEqual(Array.from({ length: 20 }, (_, k) => 10 * US_PER_S + k * 2 * US_PER_S));
-    expect(ofType(r.fw.events, 'bolus.done')).toEqual([{ type: 'bolus.done', bolusId: 1, deliveredMilliUnits: 1_000 }]);
+    expect(ofType(r.fw.events, 'bolus.done')).toEqual([{ type: 'bolus.done', bolusId: 1, deliveredMilliUnits: 1_000, kind: 'fast', deliveredFastMilliUnits: 1_000, deliveredExtendedMilliUnits: 0, effectiveDurationMinutes: 0 }]);
     expect(r.fw.journal.pulses().bolusFast).toBe(20);
     expect(r.fw.engine.activeBolus).toBeUndefined();
   });
@@ -111,6 +111,8 @@ describe('bolus', () => {
     r.world.runUntil(US_PER_H);
     expect(r.stepStartsUs()).toEqual(Array.from({ length: 20 }, (_, j) => 5 * US_PER_S + (j + 1) * 90 * US_PER_S));
     expect(r.fw.journal.pulses().bolusExtended).toBe(20);
+    // Bolus Delivered's parts: all extended, over the 30 min it ran (the last pulse starts at t0 + 30 min).
+    expect(ofType(r.fw.events, 'bolus.done')).toEqual([{ type: 'bolus.done', bolusId: 2, deliveredMilliUnits: 1_000, kind: 'extended', deliveredFastMilliUnits: 0, deliveredExtendedMilliUnits: 1_000, effectiveDurationMinutes: 30 }]);
   });
 
   it('multiwave: the fast part, then the extended part over its duration from the last fast pulse', () => {
@@ -152,7 +154,7 @@ describe('bolus', () => {
     // Pulses at 0 and 2 s were made; the cancel at 3 s lets none start after it.
     expect(r.stepStartsUs()).toEqual([0, 2 * US_PER_S]);
     expect(ofType(r.fw.events, 'bolus.cancelled')).toEqual([
-      { type: 'bolus.cancelled', bolusId: 1, deliveredMilliUnits: 100, programmedMilliUnits: 1_000, reason: 'user' },
+      { type: 'bolus.cancelled', bolusId: 1, deliveredMilliUnits: 100, programmedMilliUnits: 1_000, reason: 'user', kind: 'fast', deliveredFastMilliUnits: 100, deliveredExtendedMilliUnits: 0, effectiveDurationMinutes: 0 },
     ]);
   });
 

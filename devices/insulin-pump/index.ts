@@ -134,6 +134,8 @@ export function createInsulinPump(opts: InsulinPumpOptions): InsulinPump {
       if (parts.pump === undefined) throw new MedtwinError('pump.boot', 'a command before the pump finished booting');
       return parts.pump;
     }),
+    // A template write transaction does not outlive the connection that opened it (IDP §4.15.4.1).
+    onLinkClosed: () => parts.pump?.templates.abandon(),
     ...(opts.onPairingBudget ? { onPairingBudget: opts.onPairingBudget } : {}),
     ...(opts.onSecurityAlarm ? { onSecurityAlarm: opts.onSecurityAlarm } : {}),
   });

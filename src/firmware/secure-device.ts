@@ -89,6 +89,8 @@ export interface SecureDeviceOptions {
   /** Every pairing attempt's CPU budget report. */
   readonly onPairingBudget?: (report: BudgetReport) => void;
   readonly firmwareVersion?: string;
+  /** A connection's channel closed (its session, if any, ended): e.g. the pump abandons an open IDS transaction (IDP §4.15.4.1). */
+  readonly onLinkClosed?: (conn: number) => void;
   /** Button presses for a device's own local procedures: every long press (after the emergency's), and short ones no comparison is waiting for. */
   readonly onButton?: (name: ButtonName, long: boolean) => void;
 }
@@ -251,6 +253,7 @@ export class SecureDevice {
     link.setClosedHandler(() => {
       pairing.linkClosed();
       session.linkClosed();
+      this.opts.onLinkClosed?.(conn);
     });
     this.conns.set(conn, { link, pairing, session });
   }

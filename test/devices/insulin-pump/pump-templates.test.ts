@@ -111,6 +111,15 @@ describe('basal templates over the session', () => {
     expect(raw(rig, clinician, { op: 'readBasalRateProfileTemplate', templateNumber: 4 })).toEqual([0x00, 0x55, 0x0f, 0xaa, 0x0f, 0x73]);
   });
 
+  it('hanging up abandons an open write transaction (IDP §4.15.4.1): nothing half-written is kept', () => {
+    const { rig, clinician, hangUp } = stoppedWithClinician();
+    expect(rig.ccp(clinician, { op: 'writeBasalRateProfileTemplate', endTransaction: false, templateNumber: 3, firstTimeBlockIndex: 1, blocks: [{ durationMinutes: 720, valueMilli: 800 }] }).response).toMatchObject({ transactionCompleted: false });
+    expect(rig.pump.templates.transactionOpen).toBe(true);
+    hangUp();
+    expect(rig.pump.templates.transactionOpen).toBe(false);
+    expect(rig.pump.templates.get(3)).toBeUndefined();
+  });
+
   it('a block above max basal (2.0 U/h) is 0x73, audited as a limit refusal, and discards the transaction', () => {
     const { rig, clinician } = stoppedWithClinician();
     expect(rig.ccp(clinician, { op: 'writeBasalRateProfileTemplate', endTransaction: false, templateNumber: 1, firstTimeBlockIndex: 1, blocks: [{ durationMinutes: 720, valueMilli: 800 }] }).response).toMatchObject({ transactionCompleted: false });

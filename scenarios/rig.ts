@@ -26,8 +26,8 @@ export interface RigOptions {
   readonly seed: string;
   /** Write everything on the air to this pcap file. */
   readonly pcapPath?: string;
-  /** Keep trace records of these layers (default none: fast). */
-  readonly traceLayers?: readonly string[];
+  /** Keep trace records of these layers (default none: fast); 'all' keeps the world's default trace. */
+  readonly traceLayers?: readonly string[] | 'all';
 }
 
 export interface BoardSpec {
@@ -55,7 +55,7 @@ export class Rig {
   constructor(opts: RigOptions) {
     this.seed = opts.seed;
     const layers = opts.traceLayers ?? [];
-    this.world = new World({ seed: opts.seed, trace: { layers, keep: layers.length > 0, verbose: false } });
+    this.world = layers === 'all' ? new World({ seed: opts.seed }) : new World({ seed: opts.seed, trace: { layers, keep: layers.length > 0, verbose: false } });
     this.air = new Air(this.world);
     // Before anything advertises: Wireshark follows a connection only from its CONNECT_IND.
     this.capture = opts.pcapPath !== undefined ? capturePcap(this.air, opts.pcapPath) : undefined;

@@ -2,21 +2,17 @@
 // and phones running the medtwin app (Phone): the real stacks end to end, GATT included. Not the
 // pump's therapy: its therapy port only records what it was asked (devices/ bring real therapy).
 
-import { createKw31zBoard, type Kw31zBoard } from '../../hal/kw31z/board.ts';
+import type { Kw31zBoard } from '../../hal/kw31z/board.ts';
 import type { BdAddress, ConnectionParams } from '../../hal/radio.ts';
 import { uuid16 } from '../../src/ble/uuid.ts';
-import { Phone, type ConnectResult, type PhoneConnection } from '../../src/client/phone.ts';
-import { MedtwinError } from '../../src/errors.ts';
+import type { Phone, PhoneConnection } from '../../src/client/phone.ts';
 import { sha256, type BudgetReport } from '../../src/crypto/index.ts';
 import { SecureDevice, type TherapyPort } from '../../src/firmware/secure-device.ts';
-import { provisionDevice } from '../../src/session/identity.ts';
-import { Manufacturer } from '../../src/session/manufacturer.ts';
+import type { Manufacturer } from '../../src/session/manufacturer.ts';
 import { RESPONSE_STATUS } from '../../src/session/wire-session.ts';
-import { Air } from '../../src/sim/air/air.ts';
-import { SimCentral } from '../../src/sim/air/central.ts';
-import { Rng } from '../../src/sim/random.ts';
-import { World } from '../../src/sim/world.ts';
-import { capturePcap } from '../../src/sim/capture/pcap-file.ts';
+import type { Air } from '../../src/sim/air/air.ts';
+import type { World } from '../../src/sim/world.ts';
+import { Rig } from '../rig.ts';
 
 export const SERIAL = 'PU000042';
 export const PUMP_ADDRESS: BdAddress = { address: 'C0:00:00:00:00:01', random: true };
@@ -47,29 +43,11 @@ export interface SecureRig {
   close(): void;
 }
 
-/** A phone running the medtwin app on the simulated air, its entropy and client id seeded from its name. */
-export function simPhone(o: { world: World; air: Air; seed: string; name: string; address: string; manufacturerRootPublicKey: Uint8Array }): Phone {
-  return new Phone({
-    name: o.name,
-    radio: new SimCentral({ air: o.air, name: o.name, address: { address: o.address, random: false } }),
-    alarm: o.world.alarm(),
-    trace: o.world.trace,
-    rng: new Rng(`${o.seed}\u0000${o.name}`),
-    clientId: new Rng(`client-id\u0000${o.name}`).bytes(16),
-    manufacturerRootPublicKey: o.manufacturerRootPublicKey,
-  });
-}
-
 export function secureWorld(opts: SecureWorldOptions = {}): SecureRig {
-  const seed = opts.seed ?? 'secure-e2e';
-  const world = new World({ seed });
-  const air = new Air(world);
-  // Before anything advertises: Wireshark follows a connection only from its CONNECT_IND.
-  const capture = opts.pcapPath !== undefined ? capturePcap(air, opts.pcapPath) : undefined;
-  const board = createKw31zBoard({ world, air, device: 'pump', address: PUMP_ADDRESS, battery: 'aaa-alkaline', flashSizeBytes: FLASH_BYTES });
-  const manufacturer = new Manufacturer(`${seed}-manufacturer`);
-  const provisioned = provisionDevice(board.flash, manufacturer.issueDeviceIdentity(SERIAL, 'insulin-pump'));
-  if (!provisioned.ok) throw new MedtwinError('scenario.provision', `${provisioned.code}: ${provisioned.detail}`);
+  const rig = new Rig({ seed: opts.seed ?? 'secure-e2e', traceLayers: 'all', ...(opts.pcapPath !== undefined ? { pcapPath: opts.pcapPath } : {}) });
+  const { world, air, manufacturer } = rig;
+  const stage = rig.board({ device: 'pump', address: PUMP_ADDRESS, battery: 'aaa-alkaline', flashBytes: FLASH_BYTES, serial: SERIAL, deviceType: 'insulin-pump' });
+  const { board } = stage;
   const therapyCalls: string[] = [];
   const done = { status: RESPONSE_STATUS.ok, payload: new Uint8Array(0) };
   const therapy: TherapyPort = {
@@ -106,13 +84,8 @@ export function secureWorld(opts: SecureWorldOptions = {}): SecureRig {
     pairingBudgets,
     securityAlarms,
     settle,
-    phone: (name, address) =>
-      simPhone({ world, air, seed, name, address, manufacturerRootPublicKey: manufacturer.rootPublicKey }),
-    connect: (phone) => {
-      const r = settle<ConnectResult>((d) => phone.connect(PUMP_ADDRESS, CONN, d));
-      if (!r.ok) throw new MedtwinError('scenario.connect', `${r.code}: ${r.detail}`);
-      return r.connection;
-    },
-    close: () => capture?.close(),
+    phone: (name, address) => rig.phone(name, address),
+    connect: (phone) => rig.connect(phone, stage, CONN),
+    close: () => rig.close(),
   };
 }

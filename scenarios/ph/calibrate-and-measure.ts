@@ -10,7 +10,7 @@ import type { LedgerSummary } from '../../hal/kw31z/ledger.ts';
 import type { BdAddress } from '../../hal/radio.ts';
 import type { Phone, PhoneConnection } from '../../src/client/phone.ts';
 import { syncGlp, type GlpSyncResult } from '../../src/client/ph-client.ts';
-import type { ClientResponse, ClientSession } from '../../src/client/session-client.ts';
+import type { ClientSession } from '../../src/client/session-client.ts';
 import { MedtwinError } from '../../src/errors.ts';
 import { RESPONSE_STATUS } from '../../src/session/wire-session.ts';
 import { US_PER_S } from '../../src/sim/scheduler.ts';

@@ -10,24 +10,21 @@
 // would cost ~2.9 M connection events of wall time and the session's 300 s idle timeout races a
 // 300 s poll. The pump advertises at 1 s. Trace is off unless `traceLayers` is given.
 
-import { createKw31zBoard, type Kw31zBoard } from '../../hal/kw31z/board.ts';
+import type { Kw31zBoard } from '../../hal/kw31z/board.ts';
 import { projectBatteryLife, type BatteryLifeProjection } from '../../hal/kw31z/battery.ts';
 import type { LedgerSummary } from '../../hal/kw31z/ledger.ts';
 import type { BdAddress, ConnectionParams } from '../../hal/radio.ts';
 import type { PairResult } from '../../src/client/pairing-client.ts';
-import type { ConnectResult, Phone, PhoneConnection } from '../../src/client/phone.ts';
+import type { Phone, PhoneConnection } from '../../src/client/phone.ts';
 import type { ClientResponse, ClientSession } from '../../src/client/session-client.ts';
 import type { BudgetReport } from '../../src/crypto/index.ts';
 import { MedtwinError } from '../../src/errors.ts';
-import { provisionDevice } from '../../src/session/identity.ts';
-import { Manufacturer } from '../../src/session/manufacturer.ts';
+import type { Manufacturer } from '../../src/session/manufacturer.ts';
 import type { Role } from '../../src/session/roles.ts';
-import { Air } from '../../src/sim/air/air.ts';
-import { simPhone } from '../demo/secure-world.ts';
-import { Rng } from '../../src/sim/random.ts';
+import type { Air } from '../../src/sim/air/air.ts';
 import { US_PER_S } from '../../src/sim/scheduler.ts';
-import { World } from '../../src/sim/world.ts';
-import { capturePcap } from '../../src/sim/capture/pcap-file.ts';
+import type { World } from '../../src/sim/world.ts';
+import { Rig } from '../rig.ts';
 import { createInsulinPump, IDS_COMMANDS, type InsulinPump } from '../../devices/insulin-pump/index.ts';
 import { splitCommandDataAnswer } from '../../devices/insulin-pump/ids-commands.ts';
 import { CCP_RESPONSE_CODE, decodeCcpResponse, decodeStatus, encodeCcpRequest, type CcpRequest, type CcpResponse, type CommandData, type IddStatus, type ProfileBlock } from '../../devices/insulin-pump/ids/index.ts';
@@ -100,73 +97,25 @@ export interface PumpRigOptions {
 }
 
 export function pumpRig(opts: PumpRigOptions = {}): PumpRig {
-  const seed = opts.seed ?? 'day-in-the-life';
-  const layers = opts.traceLayers ?? [];
-  const world = new World({ seed, trace: { layers, keep: layers.length > 0, verbose: false } });
-  const air = new Air(world);
-  const capture = opts.pcapPath !== undefined ? capturePcap(air, opts.pcapPath) : undefined;
-  const board = createKw31zBoard({ world, air, device: 'pump', address: PUMP_ADDR, battery: 'aaa-alkaline', flashSizeBytes: PUMP_FLASH_BYTES });
-  const manufacturer = new Manufacturer(`${seed}-manufacturer`);
-  const provisioned = provisionDevice(board.flash, manufacturer.issueDeviceIdentity(PUMP_SERIAL, 'insulin-pump'));
-  if (!provisioned.ok) throw new MedtwinError('scenario.provision', `${provisioned.code}: ${provisioned.detail}`);
+  const rig = new Rig({ seed: opts.seed ?? 'day-in-the-life', ...(opts.pcapPath !== undefined ? { pcapPath: opts.pcapPath } : {}), ...(opts.traceLayers ? { traceLayers: opts.traceLayers } : {}) });
+  const stage = rig.board({ device: 'pump', address: PUMP_ADDR, battery: 'aaa-alkaline', flashBytes: PUMP_FLASH_BYTES, serial: PUMP_SERIAL, deviceType: 'insulin-pump' });
   const pairingBudgets: BudgetReport[] = [];
-  const pump = createInsulinPump({ world, board, serial: PUMP_SERIAL, onPairingBudget: (r) => pairingBudgets.push(r) });
-
-  const settle = <T>(start: (done: (r: T) => void) => void, maxUs?: number): T => world.settle(start, maxUs);
-  const clientIdOf = (name: string): Uint8Array => new Rng(`client-id\u0000${name}`).bytes(16);
-  const request = (s: ClientSession, command: number, payload?: Uint8Array): ClientResponse => settle<ClientResponse>((d) => s.request(command, payload, d));
+  const pump = createInsulinPump({ world: rig.world, board: stage.board, serial: PUMP_SERIAL, onPairingBudget: (r) => pairingBudgets.push(r) });
+  const request = (s: ClientSession, command: number, payload?: Uint8Array): ClientResponse => rig.request(s, command, payload);
 
   return {
-    world,
-    air,
-    board,
-    manufacturer,
+    world: rig.world,
+    air: rig.air,
+    board: stage.board,
+    manufacturer: rig.manufacturer,
     pump,
     pairingBudgets,
-    clientIdOf,
-    settle,
-    phone: (name, address) =>
-      simPhone({ world, air, seed, name, address, manufacturerRootPublicKey: manufacturer.rootPublicKey }),
-    connect: (phone) => {
-      const r = settle<ConnectResult>((d) => phone.connect(PUMP_ADDR, PUMP_CONN, d));
-      if (!r.ok) throw new MedtwinError('scenario.connect', `${r.code}: ${r.detail}`);
-      return r.connection;
-    },
-    pair: (phone, c, role, credential) =>
-      settle<PairResult>((done) =>
-        phone.pair(
-          c,
-          {
-            method: 'numeric-comparison',
-            role,
-            ...(credential ? { credential } : {}),
-            deviceType: 'insulin-pump',
-            user: {
-              compare: (six, answer) => {
-                const shown = board.display.shown().value;
-                board.buttons.press('ok');
-                world.alarm().setAlarm(800_000, () => answer(shown === six));
-                return undefined;
-              },
-            },
-          },
-          done,
-        ),
-      ),
-    session: (phone, c) => {
-      const s = phone.openSession(c, PUMP_SERIAL);
-      if (s === undefined) throw new MedtwinError('scenario.bond', `${'phone'} holds no bond for ${PUMP_SERIAL}`);
-      const ok = settle<boolean>((done) => {
-        const off = s.on((e) => {
-          if (e.type === 'open' || e.type === 'closed') {
-            off();
-            done(e.type === 'open');
-          }
-        });
-      });
-      if (!ok) throw new MedtwinError('scenario.session', 'the session did not open');
-      return s;
-    },
+    clientIdOf: (name) => rig.clientIdOf(name),
+    settle: (start, maxUs) => rig.settle(start, maxUs),
+    phone: (name, address) => rig.phone(name, address),
+    connect: (phone) => rig.connect(phone, stage, PUMP_CONN),
+    pair: (phone, c, role, credential) => rig.pair(phone, c, stage, role, credential),
+    session: (phone, c) => rig.session(phone, c, stage),
     request,
     ccp: (s, m) => {
       const r = request(s, IDS_COMMANDS.ccp.id, encodeCcpRequest(m));
@@ -186,7 +135,7 @@ export function pumpRig(opts: PumpRigOptions = {}): PumpRig {
       const d = decodeStatus(r.payload);
       return d.ok ? d.value : undefined;
     },
-    close: () => capture?.close(),
+    close: () => rig.close(),
   };
 }
 

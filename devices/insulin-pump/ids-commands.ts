@@ -40,6 +40,9 @@ import {
   encodeCcpResponse,
   encodeSrcpResponse,
   encodeAnnunciationStatus,
+  encodeFeatures,
+  FEATURE,
+  type IddFeatures,
   encodeStatus,
   encodeStatusChanged,
   NO_E2E,
@@ -71,7 +74,30 @@ export const IDS_COMMANDS = {
   annunciation: { id: 0x0104, name: 'ids.annunciation', leastRole: 'patient', emergency: true, increasesDelivery: false },
   /** IDD Status Changed (IDS §4.1): the flags set since a client last reset them (SRCP Reset Status). */
   statusChanged: { id: 0x0105, name: 'ids.statusChanged', leastRole: 'patient', emergency: true, increasesDelivery: false },
+  /** IDD Features (IDS §4.4): what this pump supports, so a client need not probe opcode by opcode. */
+  features: { id: 0x0106, name: 'ids.features', leastRole: 'patient', emergency: true, increasesDelivery: false },
 } as const satisfies Record<string, CommandDeclaration>;
+
+/**
+ * What this pump implements (IDS §3.5.1.2), U100 insulin. Not E2E protection (the session protects
+ * IDS messages), not TBR or bolus templates, bolus delay or activation type (op code not supported),
+ * not multiple bonds in IDS's sense (bonds are the session's, docs/protocol.md §4.6).
+ */
+export const PUMP_FEATURES: IddFeatures = Object.freeze({
+  insulinConcentrationMilli: 100_000,
+  flags:
+    FEATURE.basalRate |
+    FEATURE.tbrAbsolute |
+    FEATURE.tbrRelative |
+    FEATURE.fastBolus |
+    FEATURE.extendedBolus |
+    FEATURE.multiwaveBolus |
+    FEATURE.isfProfileTemplate |
+    FEATURE.i2choRatioProfileTemplate |
+    FEATURE.targetGlucoseRangeProfileTemplate |
+    FEATURE.insulinOnBoard,
+  extension: new Uint8Array(0),
+});
 
 /** Pump audit events (device range, docs/protocol.md §9). */
 export const PUMP_AUDIT_EVENTS = {
@@ -225,6 +251,7 @@ export function idsCommands(pump: () => InsulinPump): Command[] {
       },
     },
     { ...IDS_COMMANDS.statusChanged, handler: () => answer(encodeStatusChanged({ flags: pump().notifier.flags })) },
+    { ...IDS_COMMANDS.features, handler: () => answer(encodeFeatures(PUMP_FEATURES)) },
   ];
 }
 

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { IDS_COMMANDS } from '../../../devices/insulin-pump/index.ts';
-import { ANNUNCIATION_TYPE, CCP_RESPONSE_CODE, decodeAnnunciationStatus, decodeSrcpResponse, decodeStatusChanged, encodeCcpRequest, encodeSrcpRequest, NO_E2E, SRCP_OP, STATUS_CHANGED, type CcpRequest, type SrcpRequest, type SrcpResponse } from '../../../devices/insulin-pump/ids/index.ts';
+import { ANNUNCIATION_TYPE, CCP_RESPONSE_CODE, decodeAnnunciationStatus, decodeFeatures, FEATURE, decodeSrcpResponse, decodeStatusChanged, encodeCcpRequest, encodeSrcpRequest, NO_E2E, SRCP_OP, STATUS_CHANGED, type CcpRequest, type SrcpRequest, type SrcpResponse } from '../../../devices/insulin-pump/ids/index.ts';
 import { PUMP_EVENTS } from '../../../devices/insulin-pump/status-notifier.ts';
 import { pumpRig, PUMP_SERIAL, type PumpRig } from '../../../scenarios/therapy/day-in-the-life.ts';
 import type { ClientSession } from '../../../src/client/session-client.ts';
@@ -82,6 +82,18 @@ describe('insulin pump over the secure session', () => {
     expect(tdi?.op === 'getTotalDailyInsulinStatusResponse' && tdi.totalMilliUnits).toBeGreaterThanOrEqual(moved);
     expect(tdi?.op === 'getTotalDailyInsulinStatusResponse' && tdi.totalMilliUnits).toBe(rig.pump.engine.deliveredLast24hMilliUnits());
     expect(tdi?.op === 'getTotalDailyInsulinStatusResponse' && tdi.bolusMilliUnits + tdi.basalMilliUnits).toBe(tdi?.op === 'getTotalDailyInsulinStatusResponse' ? tdi.totalMilliUnits : -1);
+  });
+
+  it('ids.features says what the pump does: U100, basal, both TBRs, three bolus types, the three profiles, IOB; no templates for TBR or bolus, no E2E', () => {
+    const { rig, patient } = running();
+    const r = rig.request(patient, IDS_COMMANDS.features.id);
+    const f = r.ok ? decodeFeatures(r.payload) : undefined;
+    expect(f?.ok && f.value.insulinConcentrationMilli).toBe(100_000);
+    const flags = f?.ok ? f.value.flags : 0;
+    const on = (Object.keys(FEATURE) as (keyof typeof FEATURE)[]).filter((k) => (flags & FEATURE[k]) !== 0);
+    expect(on).toEqual(['basalRate', 'tbrAbsolute', 'tbrRelative', 'fastBolus', 'extendedBolus', 'multiwaveBolus', 'isfProfileTemplate', 'i2choRatioProfileTemplate', 'targetGlucoseRangeProfileTemplate', 'insulinOnBoard']);
+    // Without E2E, IDS §3.5.1.1 wants CRC 0xFFFF and counter 0 in the first three octets.
+    expect(r.ok && [...r.payload.subarray(0, 3)]).toEqual([0xff, 0xff, 0x00]);
   });
 
   it('a patient writing a basal template is refused: insufficient role, nothing changes', () => {

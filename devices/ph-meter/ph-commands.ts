@@ -27,6 +27,7 @@ import {
   ACCEPTANCE_FAILURE_CODES,
   BUFFER_SET_CODES,
   CALIBRATION_STATUS_CODES,
+  decodeGlpQuery,
   decodeGlpRecordsRequest,
   decodeSeq,
   decodeSeqPair,
@@ -158,6 +159,26 @@ export function phCommands(meter: () => PhMeter): Command[] {
           () => req.respond({ status: RESPONSE_STATUS.notPermittedNow, payload: encodeRefusal('log-failed') }),
         );
         return undefined;
+      },
+    },
+    {
+      ...PH_COMMANDS.glpQuery,
+      handler: (req) => {
+        const q = decodeGlpQuery(req.payload);
+        if (q === undefined) return invalid;
+        const glp = meter().glp;
+        const matching = glp.count(q);
+        if (!matching.ok) return invalid;
+        const found = matching.value === 0 ? { ok: true as const, value: [] as Uint8Array[] } : glp.records(q);
+        if (!found.ok) return found.code === 'invalid-operand' || found.code === 'operator-not-supported' ? invalid : notNow(encodeRefusal('log-failed'));
+        const page = found.value.slice(0, GLP_RECORDS_PER_ANSWER);
+        const answer = new Uint8Array(9 + page.length * GLP_RECORD_BYTES);
+        const v = new DataView(answer.buffer);
+        v.setUint32(0, glp.lastSeq, true);
+        v.setUint32(4, matching.value, true);
+        answer[8] = page.length;
+        page.forEach((r, i) => answer.set(r, 9 + i * GLP_RECORD_BYTES));
+        return ok(answer);
       },
     },
     {

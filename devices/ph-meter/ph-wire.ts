@@ -28,6 +28,8 @@ export const PH_COMMANDS = {
   glpCheckpoint: { id: 0x0207, name: 'ph.glp.checkpoint', leastRole: 'patient', emergency: true, increasesDelivery: false },
   /** upToSeq[4] → — : records up to it are safe downstream and may be overwritten. */
   glpAcknowledge: { id: 0x0208, name: 'ph.glp.ack', leastRole: 'patient', emergency: false, increasesDelivery: false },
+  /** RACP-style: operator[1] ‖ operands → newest[4] ‖ matching[4] ‖ count[1] ‖ the first ≤ 11 matching records. */
+  glpQuery: { id: 0x0209, name: 'ph.glp.query', leastRole: 'patient', emergency: true, increasesDelivery: false },
 } as const satisfies Record<string, CommandDeclaration>;
 
 /** Records per ph.glp.records answer: 5 + 11 × 76 = 841 bytes, inside one channel message. */
@@ -196,6 +198,61 @@ export function encodeSeq(seq: number): Uint8Array {
 
 export function decodeSeq(b: Uint8Array): number | undefined {
   return b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : undefined;
+}
+
+/**
+ * RACP's Operator values (GATT Specification Supplement, Record Access Control Point: 0x01 All
+ * records, 0x02 ≤, 0x03 ≥, 0x04 within range, 0x06 Last record), filtered on the sequence number;
+ * Last takes a count here (the newest N; RACP's own Last record is N = 1).
+ */
+export const GLP_QUERY_OPERATORS = { all: 0x01, lte: 0x02, gte: 0x03, range: 0x04, last: 0x06 } as const;
+
+export type GlpWireQuery =
+  | { readonly operator: 'all' }
+  | { readonly operator: 'gte'; readonly minSeq: number }
+  | { readonly operator: 'lte'; readonly maxSeq: number }
+  | { readonly operator: 'range'; readonly minSeq: number; readonly maxSeq: number }
+  | { readonly operator: 'last'; readonly count: number };
+
+export function encodeGlpQuery(q: GlpWireQuery): Uint8Array {
+  const operands = q.operator === 'all' ? [] : q.operator === 'gte' ? [q.minSeq] : q.operator === 'lte' ? [q.maxSeq] : q.operator === 'range' ? [q.minSeq, q.maxSeq] : [q.count];
+  const out = new Uint8Array(1 + 4 * operands.length);
+  const v = new DataView(out.buffer);
+  out[0] = GLP_QUERY_OPERATORS[q.operator];
+  operands.forEach((x, i) => v.setUint32(1 + 4 * i, x, true));
+  return out;
+}
+
+/** A query, or undefined for bytes that are not one (unknown operator, wrong operand length). */
+export function decodeGlpQuery(b: Uint8Array): GlpWireQuery | undefined {
+  if (b.length < 1) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const u32 = (i: number): number => v.getUint32(1 + 4 * i, true);
+  switch (b[0]) {
+    case GLP_QUERY_OPERATORS.all:
+      return b.length === 1 ? { operator: 'all' } : undefined;
+    case GLP_QUERY_OPERATORS.gte:
+      return b.length === 5 ? { operator: 'gte', minSeq: u32(0) } : undefined;
+    case GLP_QUERY_OPERATORS.lte:
+      return b.length === 5 ? { operator: 'lte', maxSeq: u32(0) } : undefined;
+    case GLP_QUERY_OPERATORS.range:
+      return b.length === 9 ? { operator: 'range', minSeq: u32(0), maxSeq: u32(1) } : undefined;
+    case GLP_QUERY_OPERATORS.last:
+      return b.length === 5 ? { operator: 'last', count: u32(0) } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** A ph.glp.query answer. */
+export function decodeGlpQueryAnswer(b: Uint8Array, recordBytes: number): { newest: number; matching: number; records: Uint8Array[] } | undefined {
+  if (b.length < 9) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const count = b[8]!;
+  if (b.length !== 9 + count * recordBytes) return undefined;
+  const records: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) records.push(b.slice(9 + i * recordBytes, 9 + (i + 1) * recordBytes));
+  return { newest: v.getUint32(0, true), matching: v.getUint32(4, true), records };
 }
 
 /** A ph.glp.records answer: newest sequence number on the meter and the records. */

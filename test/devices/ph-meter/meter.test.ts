@@ -14,8 +14,12 @@ import {
   decodeGlpRecordsAnswer,
   decodeGlpRecordsRequest,
   decodePointAnswer,
+  decodeGlpQuery,
+  decodeGlpQueryAnswer,
   decodeSeqPair,
   encodeCalibrationAnswer,
+  encodeGlpQuery,
+  type GlpWireQuery,
   encodePointAnswer,
   PH_REFUSAL_CODES,
 } from '../../../devices/ph-meter/ph-wire.ts';
@@ -238,6 +242,25 @@ describe('the pH meter: measurements become GLP records, retrieved over the sess
     }
     expect(meter.glp.lastSeq).toBe(3);
     expect(meter.glp.acknowledgedSeq).toBe(0);
+    // RACP-style queries over the session: which records match, and the first page of them.
+    const query = (q: GlpWireQuery): { matching: number; seqs: number[] } | number => {
+      const r = rig.request(session, PH_COMMANDS.glpQuery.id, encodeGlpQuery(q));
+      if (!r.ok || r.status !== RESPONSE_STATUS.ok) return r.ok ? r.status : -1;
+      const a = decodeGlpQueryAnswer(r.payload, 76)!;
+      expect(a.newest).toBe(3);
+      return { matching: a.matching, seqs: a.records.map((x) => new DataView(x.buffer).getUint32(4, true)) };
+    };
+    expect(query({ operator: 'all' })).toEqual({ matching: 3, seqs: [1, 2, 3] });
+    expect(query({ operator: 'gte', minSeq: 2 })).toEqual({ matching: 2, seqs: [2, 3] });
+    expect(query({ operator: 'lte', maxSeq: 1 })).toEqual({ matching: 1, seqs: [1] });
+    expect(query({ operator: 'range', minSeq: 2, maxSeq: 2 })).toEqual({ matching: 1, seqs: [2] });
+    expect(query({ operator: 'last', count: 2 })).toEqual({ matching: 2, seqs: [2, 3] });
+    expect(query({ operator: 'gte', minSeq: 9 })).toEqual({ matching: 0, seqs: [] });
+    expect(query({ operator: 'range', minSeq: 3, maxSeq: 1 })).toBe(RESPONSE_STATUS.invalidParameters);
+    for (const bad of [Uint8Array.of(0x05), Uint8Array.of(0x01, 0), Uint8Array.of(0x04, 1, 0, 0, 0)]) {
+      const r = rig.request(session, PH_COMMANDS.glpQuery.id, bad);
+      expect(r.ok && r.status).toBe(RESPONSE_STATUS.invalidParameters);
+    }
   });
 
   it('the wire decoders never throw on any bytes and round-trip what they encode (seeded)', () => {
@@ -248,6 +271,8 @@ describe('the pH meter: measurements become GLP records, retrieved over the sess
         decodeGlpRecordsAnswer(b, 76);
         decodeGlpRecordsRequest(b);
         decodeSeqPair(b);
+        decodeGlpQuery(b);
+        decodeGlpQueryAnswer(b, 76);
       }),
       { seed: 7, numRuns: 2_000 },
     );
@@ -255,5 +280,8 @@ describe('the pH meter: measurements become GLP records, retrieved over the sess
     expect(decodePointAnswer(encodePointAnswer(point))).toEqual(point);
     const cal = { failure: 1, status: 0, id: 0, slopePercent: 82.79, offsetMv: 31.01, timeS: 1515, points: 3, bufferSet: 2, warnings: ['offset-warn' as const] };
     expect(decodeCalibrationAnswer(encodeCalibrationAnswer(cal))).toEqual(cal);
+    const queries: GlpWireQuery[] = [{ operator: 'all' }, { operator: 'gte', minSeq: 7 }, { operator: 'lte', maxSeq: 0xffff_ffff }, { operator: 'range', minSeq: 2, maxSeq: 9 }, { operator: 'last', count: 4 }];
+    for (const q of queries) expect(decodeGlpQuery(encodeGlpQuery(q))).toEqual(q);
+    expect([...encodeGlpQuery({ operator: 'range', minSeq: 2, maxSeq: 9 })]).toEqual([0x04, 2, 0, 0, 0, 9, 0, 0, 0]);
   });
 });

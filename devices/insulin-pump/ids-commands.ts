@@ -39,12 +39,10 @@ import {
   decodeSrcpRequest,
   encodeCcpResponse,
   encodeSrcpResponse,
-  encodeAnnunciationStatus,
   encodeFeatures,
   FEATURE,
   type IddFeatures,
   encodeStatus,
-  encodeStatusChanged,
   NO_E2E,
   SRCP_OP,
   srcpResponseCode,
@@ -61,7 +59,7 @@ import type { InsulinPump } from './index.ts';
 import type { HistoryEvent } from './history.ts';
 import { checkBasalRate, checkBolus } from './limits.ts';
 import { saveLimits } from './limits-store.ts';
-import { idsAnnunciation } from './status-notifier.ts';
+import { annunciationStatusBytes } from './status-notifier.ts';
 import { kindOfTemplate, PROFILE_KINDS, TEMPLATE_RANGES, TEMPLATE_TYPE_OF, MAX_TIME_BLOCKS, type AnyBlock, type ProfileKind } from './profile-templates.ts';
 import type { TherapyRefusalCode, TherapyResult } from './therapy.machine.ts';
 
@@ -243,14 +241,8 @@ export function idsCommands(pump: () => InsulinPump): Command[] {
     { ...IDS_COMMANDS.srcp, handler: (req) => handleSrcp(pump(), req) },
     { ...IDS_COMMANDS.status, handler: () => answer(iddStatus(pump())) },
     { ...IDS_COMMANDS.stop, handler: (req) => handleStop(pump(), req) },
-    {
-      ...IDS_COMMANDS.annunciation,
-      handler: () => {
-        const a = pump().annunciations.current();
-        return answer(encodeAnnunciationStatus(a ? { annunciation: idsAnnunciation(a) } : {}));
-      },
-    },
-    { ...IDS_COMMANDS.statusChanged, handler: () => answer(encodeStatusChanged({ flags: pump().notifier.flags })) },
+    { ...IDS_COMMANDS.annunciation, handler: () => answer(annunciationStatusBytes(pump().annunciations.current())) },
+    { ...IDS_COMMANDS.statusChanged, handler: () => answer(pump().notifier.statusChangedBytes()) },
     { ...IDS_COMMANDS.features, handler: () => answer(encodeFeatures(PUMP_FEATURES)) },
   ];
 }

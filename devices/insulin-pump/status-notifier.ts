@@ -29,16 +29,18 @@ export function idsAnnunciation(a: Annunciation): IdsAnnunciation {
   return { instanceId: a.instanceId, annunciationType: ANNUNCIATION_TYPES[a.type], status: a.status, ...aux };
 }
 
+/** IDD Annunciation Status bytes for the annunciation to show now (flags 0 when none): the event's and ids.annunciation's. */
+export function annunciationStatusBytes(current: Annunciation | undefined): Uint8Array {
+  return encodeAnnunciationStatus(current ? { annunciation: idsAnnunciation(current) } : {});
+}
+
 export interface StatusNotifierOptions {
-  /** Send one event to every open session (SecureDevice.broadcast); the sessions reached. */
+  /** Send one event to every open session (SecureDevice.broadcast). */
   readonly broadcast: (event: number, payload: Uint8Array) => number;
 }
 
 export class StatusNotifier {
   private bits = 0;
-  /** Events sent, and how many sessions they reached in all (for the scenario's report and tests). */
-  sent = 0;
-  reached = 0;
 
   constructor(private readonly opts: StatusNotifierOptions) {}
 
@@ -47,10 +49,15 @@ export class StatusNotifier {
     return this.bits;
   }
 
+  /** Those flags as IDD Status Changed bytes: the event's and ids.statusChanged's. */
+  statusChangedBytes(): Uint8Array {
+    return encodeStatusChanged({ flags: this.bits });
+  }
+
   /** Something changed: set its flags and tell every open session the flags now set. */
   changed(...what: readonly StatusChangedFlag[]): void {
     for (const w of what) this.bits |= STATUS_CHANGED[w];
-    this.send(PUMP_EVENTS.statusChanged, encodeStatusChanged({ flags: this.bits }));
+    this.send(PUMP_EVENTS.statusChanged, this.statusChangedBytes());
   }
 
   /** SRCP Reset Status (IDS §4.5.1): clear the given flags. */
@@ -60,11 +67,10 @@ export class StatusNotifier {
 
   /** The annunciation to show changed (raised, snoozed, confirmed): send the current one. */
   annunciation(current: Annunciation | undefined): void {
-    this.send(PUMP_EVENTS.annunciation, encodeAnnunciationStatus(current ? { annunciation: idsAnnunciation(current) } : {}));
+    this.send(PUMP_EVENTS.annunciation, annunciationStatusBytes(current));
   }
 
   private send(event: number, payload: Uint8Array): void {
-    this.sent++;
-    this.reached += this.opts.broadcast(event, payload);
+    this.opts.broadcast(event, payload);
   }
 }

@@ -3,7 +3,7 @@
 // procedure (calibration.machine.ts): only the record's bytes.
 //
 // Record STORE_KEYS.phCalibration (little-endian), version 1:
-//   +0  version u8 = 1        +1  buffer set u8 (1 NIST, 2 US)   +2 warnings u8 (bit 0 slope, bit 1 offset)
+//   +0  version u8 = 1        +1  buffer set u8 (ph-wire BUFFER_SET_CODES)   +2 warnings u8 (ph-wire warningBits: bit 0 slope, bit 1 offset)
 //   +3  performed by u8 (0 local, else the session role's code, src/session/roles.ts)
 //   +4  id u32                +8  slope fraction f64            +16 offset mV f64
 //   +24 accepted at µs f64    +32 mean temperature °C f64       +40 point count u8 (1..5)
@@ -17,22 +17,21 @@ import { STORE_KEYS } from '../../src/firmware/store-keys.ts';
 import { roleFromCode, ROLE_CODES } from '../../src/session/roles.ts';
 import type { RecordStore, StoreResult } from '../../src/storage/record-store.ts';
 import { BUFFER_SETS, type BufferSetId } from './buffers.ts';
-import { fitCalibrationLine, MAX_CALIBRATION_POINTS, type AcceptanceWarning, type Calibration, type CalibrationOperator, type RecordedPoint, type TemperatureSource } from './calibration.ts';
+import { BUFFER_SET_CODES, warningBits, warningsOf } from './ph-wire.ts';
+import { fitCalibrationLine, MAX_CALIBRATION_POINTS, type Calibration, type CalibrationOperator, type RecordedPoint, type TemperatureSource } from './calibration.ts';
 
 const VERSION = 1;
 const HEADER_BYTES = 41;
 const POINT_BYTES = 49;
-const SET_CODES: Readonly<Record<BufferSetId, number>> = { nist: 1, us: 2 };
 const TEMP_SOURCES: readonly TemperatureSource[] = ['atc', 'manual', 'manual-fallback'];
-const WARNINGS: readonly AcceptanceWarning[] = ['slope-warn', 'offset-warn'];
 
 export function encodeCalibration(c: Calibration): Uint8Array {
   const set = BUFFER_SETS[c.bufferSet];
   const out = new Uint8Array(HEADER_BYTES + c.points.length * POINT_BYTES);
   const v = new DataView(out.buffer);
   v.setUint8(0, VERSION);
-  v.setUint8(1, SET_CODES[c.bufferSet]);
-  v.setUint8(2, WARNINGS.reduce((bits, w, i) => (c.warnings.includes(w) ? bits | (1 << i) : bits), 0));
+  v.setUint8(1, BUFFER_SET_CODES[c.bufferSet]);
+  v.setUint8(2, warningBits(c.warnings));
   v.setUint8(3, c.performedBy.source === 'local' ? 0 : ROLE_CODES[c.performedBy.role]);
   v.setUint32(4, c.id, true);
   v.setFloat64(8, c.line.slopeFraction, true);
@@ -58,7 +57,7 @@ export function decodeCalibration(bytes: Uint8Array): Calibration | undefined {
   if (bytes.length < HEADER_BYTES) return undefined;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (v.getUint8(0) !== VERSION) return undefined;
-  const bufferSet = (Object.keys(SET_CODES) as BufferSetId[]).find((k) => SET_CODES[k] === v.getUint8(1));
+  const bufferSet = (Object.keys(BUFFER_SET_CODES) as BufferSetId[]).find((k) => BUFFER_SET_CODES[k] === v.getUint8(1));
   const count = v.getUint8(40);
   if (bufferSet === undefined || count < 1 || count > MAX_CALIBRATION_POINTS || bytes.length !== HEADER_BYTES + count * POINT_BYTES) return undefined;
   const by = v.getUint8(3);
@@ -88,7 +87,7 @@ export function decodeCalibration(bytes: Uint8Array): Calibration | undefined {
     tempC: v.getFloat64(32, true),
     atUs: v.getFloat64(24, true),
     bufferSet,
-    warnings: WARNINGS.filter((_, i) => (bits & (1 << i)) !== 0),
+    warnings: warningsOf(bits),
     performedBy,
   };
 }

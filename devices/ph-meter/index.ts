@@ -30,7 +30,7 @@ import { GLP_DEFAULT_CAPACITY, GlpLog, type GlpResult } from './glp-log.ts';
 import { glpReadingFrom, type GlpFlag } from './glp-record.ts';
 import { Measurement, measurementConfig, type PhReading } from './measurement.machine.ts';
 import { phCommands } from './ph-commands.ts';
-import { ACCEPTANCE_FAILURE_CODES, BUFFER_SET_CODES, warningBits } from './ph-wire.ts';
+import { BUFFER_SET_CODES, failureCodeOf, warningBits } from './ph-wire.ts';
 import { PH_SERVICE_UUID, phMeterService } from './ph-service.ts';
 import { createPhProbe, type PhProbe } from './simulated-probe.ts';
 
@@ -175,8 +175,7 @@ export function createPhMeter(opts: PhMeterOptions): PhMeter {
         const i16 = Math.round(c.offsetMv * 100) & 0xffff;
         audit(PH_AUDIT_EVENTS.calibrationAccepted, c.performedBy, [sourceCode(c.performedBy), ...le32(c.id), u16 & 0xff, u16 >> 8, i16 & 0xff, i16 >> 8, warningBits(c.warnings)]);
       } else {
-        const reason = o.code === 'slope-low' || o.code === 'slope-high' || o.code === 'offset' || o.code === 'cancelled' || o.code === 'timeout' ? o.code : 'fit';
-        audit(PH_AUDIT_EVENTS.calibrationFailed, o.attempt.performedBy, [sourceCode(o.attempt.performedBy), ACCEPTANCE_FAILURE_CODES[reason], o.attempt.points.length]);
+        audit(PH_AUDIT_EVENTS.calibrationFailed, o.attempt.performedBy, [sourceCode(o.attempt.performedBy), failureCodeOf(o), o.attempt.points.length]);
       }
     },
   });

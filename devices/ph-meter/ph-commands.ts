@@ -22,9 +22,9 @@ import { RESPONSE_STATUS } from '../../src/session/wire-session.ts';
 import { calibrationStatusAt } from './calibration.ts';
 import type { CalibrationOutcome } from './calibration.machine.ts';
 import { GLP_RECORD_BYTES } from './glp-record.ts';
+import type { GlpLog } from './glp-log.ts';
 import type { PhMeter } from './index.ts';
 import {
-  ACCEPTANCE_FAILURE_CODES,
   BUFFER_SET_CODES,
   CALIBRATION_STATUS_CODES,
   decodeGlpQuery,
@@ -34,9 +34,11 @@ import {
   encodeCalibrationAnswer,
   encodePointAnswer,
   encodeRefusal,
+  failureCodeOf,
   GLP_RECORDS_PER_ANSWER,
   PH_COMMANDS,
   type CalibrationAnswer,
+  type GlpWireQuery,
 } from './ph-wire.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -52,8 +54,36 @@ function outcomeAnswer(o: CalibrationOutcome): CalibrationAnswer {
     return { failure: 0, status: 0, id: c.id, slopePercent: c.slopePercent, offsetMv: c.offsetMv, timeS: Math.floor(c.atUs / 1e6), points: c.points.length, bufferSet: BUFFER_SET_CODES[c.bufferSet], warnings: c.warnings };
   }
   const fit = 'fit' in o ? o.fit : undefined;
-  const failure = o.code === 'slope-low' || o.code === 'slope-high' || o.code === 'offset' || o.code === 'cancelled' || o.code === 'timeout' ? ACCEPTANCE_FAILURE_CODES[o.code] : ACCEPTANCE_FAILURE_CODES.fit;
-  return { failure, status: 0, id: 0, slopePercent: fit?.slopePercent ?? 0, offsetMv: fit?.offsetMv ?? 0, timeS: Math.floor(o.attempt.endedAtUs / 1e6), points: o.attempt.points.length, bufferSet: BUFFER_SET_CODES[o.attempt.bufferSet], warnings: [] };
+  return { failure: failureCodeOf(o), status: 0, id: 0, slopePercent: fit?.slopePercent ?? 0, offsetMv: fit?.offsetMv ?? 0, timeS: Math.floor(o.attempt.endedAtUs / 1e6), points: o.attempt.points.length, bufferSet: BUFFER_SET_CODES[o.attempt.bufferSet], warnings: [] };
+}
+
+/** Up to `max` (and GLP_RECORDS_PER_ANSWER) consecutive records from `fromSeq` (raised to the oldest kept). */
+function recordsFrom(glp: GlpLog, fromSeq: number, max: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let s = Math.max(fromSeq, glp.firstSeq); s <= glp.lastSeq && out.length < Math.min(max, GLP_RECORDS_PER_ANSWER); s++) {
+    const r = glp.record(s);
+    if (r === undefined) break;
+    out.push(r);
+  }
+  return out;
+}
+
+/** The oldest record a query with matches selects (GlpLog.count said there are some). */
+function firstMatching(glp: GlpLog, q: GlpWireQuery): number {
+  if (q.operator === 'gte' || q.operator === 'range') return Math.max(q.minSeq, glp.firstSeq);
+  if (q.operator === 'last') return Math.max(glp.firstSeq, glp.lastSeq - q.count + 1);
+  return glp.firstSeq;
+}
+
+/** u32 header fields ‖ count[1] ‖ the records: the ph.glp.records and ph.glp.query answers. */
+function recordsAnswer(header: readonly number[], records: readonly Uint8Array[]): Uint8Array {
+  const at = 4 * header.length + 1;
+  const answer = new Uint8Array(at + records.length * GLP_RECORD_BYTES);
+  const v = new DataView(answer.buffer);
+  header.forEach((x, i) => v.setUint32(4 * i, x, true));
+  answer[at - 1] = records.length;
+  records.forEach((r, i) => answer.set(r, at + i * GLP_RECORD_BYTES));
+  return answer;
 }
 
 /** The meter's commands; `meter` is late-bound (the SecureDevice is built before the parts these drive). */
@@ -130,17 +160,7 @@ export function phCommands(meter: () => PhMeter): Command[] {
         const q = decodeGlpRecordsRequest(req.payload);
         if (q === undefined || q.max === 0) return invalid;
         const glp = meter().glp;
-        const from = Math.max(q.fromSeq, glp.firstSeq);
-        const out: Uint8Array[] = [];
-        for (let s = from; s <= glp.lastSeq && out.length < Math.min(q.max, GLP_RECORDS_PER_ANSWER); s++) {
-          const r = glp.record(s);
-          if (r === undefined) break;
-          out.push(r);
-        }
-        const answer = new Uint8Array(5 + out.length * GLP_RECORD_BYTES);
-        new DataView(answer.buffer).setUint32(0, glp.lastSeq, true);
-        answer[4] = out.length;
-        out.forEach((r, i) => answer.set(r, 5 + i * GLP_RECORD_BYTES));
+        const answer = recordsAnswer([glp.lastSeq], recordsFrom(glp, q.fromSeq, q.max));
         return ok(answer);
       },
     },
@@ -169,15 +189,8 @@ export function phCommands(meter: () => PhMeter): Command[] {
         const glp = meter().glp;
         const matching = glp.count(q);
         if (!matching.ok) return invalid;
-        const found = matching.value === 0 ? { ok: true as const, value: [] as Uint8Array[] } : glp.records(q);
-        if (!found.ok) return found.code === 'invalid-operand' || found.code === 'operator-not-supported' ? invalid : notNow(encodeRefusal('log-failed'));
-        const page = found.value.slice(0, GLP_RECORDS_PER_ANSWER);
-        const answer = new Uint8Array(9 + page.length * GLP_RECORD_BYTES);
-        const v = new DataView(answer.buffer);
-        v.setUint32(0, glp.lastSeq, true);
-        v.setUint32(4, matching.value, true);
-        answer[8] = page.length;
-        page.forEach((r, i) => answer.set(r, 9 + i * GLP_RECORD_BYTES));
+        // Matches are one run of sequence numbers: read only the page, not every match.
+        const answer = recordsAnswer([glp.lastSeq, matching.value], matching.value === 0 ? [] : recordsFrom(glp, firstMatching(glp, q), Math.min(matching.value, GLP_RECORDS_PER_ANSWER)));
         return ok(answer);
       },
     },

@@ -8,7 +8,7 @@
 import type { CommandDeclaration } from '../../src/session/commands.ts';
 import type { BufferSetId } from './buffers.ts';
 import type { AcceptanceFailure, AcceptanceWarning, CalibrationStatus } from './calibration.ts';
-import type { PointRefusal } from './calibration.machine.ts';
+import type { CalibrationOutcome, PointRefusal } from './calibration.machine.ts';
 
 export const PH_COMMANDS = {
   /** — → a GLP record (76 bytes) of the next stable reading, appended to the log. */
@@ -68,6 +68,12 @@ export type PhRefusal = keyof typeof PH_REFUSAL_CODES;
 export const CALIBRATION_STATUS_CODES: Readonly<Record<CalibrationStatus, number>> = { none: 0, valid: 1, reminder: 2, expired: 3 };
 export const ACCEPTANCE_FAILURE_CODES: Readonly<Record<AcceptanceFailure | 'cancelled' | 'timeout' | 'fit', number>> = { 'slope-low': 1, 'slope-high': 2, offset: 3, cancelled: 4, timeout: 5, fit: 6 };
 const WARNING_BITS: Readonly<Record<AcceptanceWarning, number>> = { 'slope-warn': 1, 'offset-warn': 2 };
+
+/** Why a procedure ended without a calibration, as its answer and audit record code it (ACCEPTANCE_FAILURE_CODES). */
+export function failureCodeOf(o: Exclude<CalibrationOutcome, { ok: true }>): number {
+  const c = o.code;
+  return c === 'slope-low' || c === 'slope-high' || c === 'offset' || c === 'cancelled' || c === 'timeout' ? ACCEPTANCE_FAILURE_CODES[c] : ACCEPTANCE_FAILURE_CODES.fit;
+}
 
 const i32 = (v: DataView, at: number, x: number): void => v.setInt32(at, Math.round(x), true);
 
@@ -246,21 +252,24 @@ export function decodeGlpQuery(b: Uint8Array): GlpWireQuery | undefined {
 
 /** A ph.glp.query answer. */
 export function decodeGlpQueryAnswer(b: Uint8Array, recordBytes: number): { newest: number; matching: number; records: Uint8Array[] } | undefined {
-  if (b.length < 9) return undefined;
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const count = b[8]!;
-  if (b.length !== 9 + count * recordBytes) return undefined;
-  const records: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) records.push(b.slice(9 + i * recordBytes, 9 + (i + 1) * recordBytes));
-  return { newest: v.getUint32(0, true), matching: v.getUint32(4, true), records };
+  const r = splitRecordsAnswer(b, 2, recordBytes);
+  return r === undefined ? undefined : { newest: r.header[0]!, matching: r.header[1]!, records: r.records };
 }
 
 /** A ph.glp.records answer: newest sequence number on the meter and the records. */
 export function decodeGlpRecordsAnswer(b: Uint8Array, recordBytes: number): { newest: number; records: Uint8Array[] } | undefined {
-  if (b.length < 5) return undefined;
-  const count = b[4]!;
-  if (b.length !== 5 + count * recordBytes) return undefined;
-  const records: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) records.push(b.slice(5 + i * recordBytes, 5 + (i + 1) * recordBytes));
-  return { newest: new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true), records };
+  const r = splitRecordsAnswer(b, 1, recordBytes);
+  return r === undefined ? undefined : { newest: r.header[0]!, records: r.records };
+}
+
+/** `fields` u32 header fields ‖ count[1] ‖ count records of `recordBytes`, or undefined when the length disagrees. */
+function splitRecordsAnswer(b: Uint8Array, fields: number, recordBytes: number): { header: number[]; records: Uint8Array[] } | undefined {
+  const at = 4 * fields + 1;
+  if (b.length < at) return undefined;
+  const count = b[at - 1]!;
+  if (b.length !== at + count * recordBytes) return undefined;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const header = Array.from({ length: fields }, (_, i) => v.getUint32(4 * i, true));
+  const records = Array.from({ length: count }, (_, i) => b.slice(at + i * recordBytes, at + (i + 1) * recordBytes));
+  return { header, records };
 }

@@ -16,8 +16,9 @@ import { MedtwinError } from '../../src/errors.ts';
 import { RESPONSE_STATUS } from '../../src/session/wire-session.ts';
 import { US_PER_S } from '../../src/sim/scheduler.ts';
 import type { TraceRecord } from '../../src/sim/trace.ts';
-import { createInsulinPump, IDS_COMMANDS, type InsulinPump } from '../../devices/insulin-pump/index.ts';
-import { decodeCcpResponse, decodeStatus, encodeCcpRequest, type CcpRequest, type CcpResponse, type IddStatus } from '../../devices/insulin-pump/ids/index.ts';
+import { createInsulinPump, type InsulinPump } from '../../devices/insulin-pump/index.ts';
+import type { CcpRequest, CcpResponse, IddStatus } from '../../devices/insulin-pump/ids/index.ts';
+import { idsCcp, idsStatus } from '../therapy/day-in-the-life.ts';
 import { bufferPhAt, US_BUFFERS } from '../../devices/ph-meter/buffers.ts';
 import { PH_COMMANDS } from '../../devices/ph-meter/index.ts';
 import { decodeGlpRecord } from '../../devices/ph-meter/glp-record.ts';
@@ -78,19 +79,10 @@ export function runShowcase(opts: ShowcaseOptions = {}): ShowcaseResult {
     say(`pump ${PUMP_SERIAL} and pH meter ${METER_SERIAL} boot on simulated MKW31Z chips, prepare their first pairing keys and advertise`);
     world.runFor(3 * US_PER_S);
 
-    const ccp = (s: ClientSession, m: CcpRequest): CcpResponse | undefined => {
-      const r = rig.request(s, IDS_COMMANDS.ccp.id, encodeCcpRequest(m));
-      if (!r.ok) throw new MedtwinError('showcase.request', `ids.ccp: ${r.code}`);
-      const d = r.payload.length > 0 ? decodeCcpResponse(r.payload) : undefined;
-      return d?.ok ? d.value : undefined;
-    };
+    const ccp = (s: ClientSession, m: CcpRequest): CcpResponse | undefined => idsCcp(rig, s, m).response;
     // An IDS answer of its own (a write or activate response) is that procedure's success.
     const verdict = (r: CcpResponse | undefined): string => (r === undefined ? 'no IDS answer' : r.op === 'responseCode' ? r.responseCode : 'success');
-    const status = (s: ClientSession): IddStatus | undefined => {
-      const r = rig.request(s, IDS_COMMANDS.status.id);
-      const d = r.ok && r.status === RESPONSE_STATUS.ok ? decodeStatus(r.payload) : undefined;
-      return d?.ok ? d.value : undefined;
-    };
+    const status = (s: ClientSession): IddStatus | undefined => idsStatus(rig, s);
 
     // 1. The clinic's service phone readies the pump: reservoir, priming, a basal rate.
     const service = rig.phone('clinic-service', '22:33:44:55:66:77');
@@ -131,9 +123,8 @@ export function runShowcase(opts: ShowcaseOptions = {}): ShowcaseResult {
     const bolus = ccp(as, { op: 'setBolus', bolusType: 'fast', fastAmountMilliUnits: 1_000, extendedAmountMilliUnits: 0, durationMinutes: 0, reasonCorrection: false, reasonMeal: true });
     say(`  Set Bolus 1.00 U (meal) → ${bolus?.op === 'setBolusResponse' ? `accepted, bolus id ${bolus.bolusId}` : verdict(bolus)}`);
     const refusedTemplate = ccp(as, { op: 'writeBasalRateProfileTemplate', endTransaction: true, templateNumber: 2, firstTimeBlockIndex: 1, blocks: [{ durationMinutes: 1440, valueMilli: 5_000 }] });
-    const tooBig = rig.request(as, IDS_COMMANDS.ccp.id, encodeCcpRequest({ op: 'setBolus', bolusType: 'fast', fastAmountMilliUnits: 40_000, extendedAmountMilliUnits: 0, durationMinutes: 0, reasonCorrection: false, reasonMeal: true }));
-    const tooBigAnswer = tooBig.ok && tooBig.payload.length > 0 ? decodeCcpResponse(tooBig.payload) : undefined;
-    say(`  a basal template from the patient → ${refusedTemplate === undefined ? 'refused: insufficient role' : verdict(refusedTemplate)}; a 40 U bolus → ${tooBigAnswer?.ok ? verdict(tooBigAnswer.value) : 'no answer'} (the hard limit, whatever the role)`);
+    const tooBig = ccp(as, { op: 'setBolus', bolusType: 'fast', fastAmountMilliUnits: 40_000, extendedAmountMilliUnits: 0, durationMinutes: 0, reasonCorrection: false, reasonMeal: true });
+    say(`  a basal template from the patient → ${refusedTemplate === undefined ? 'refused: insufficient role' : verdict(refusedTemplate)}; a 40 U bolus → ${tooBig ? verdict(tooBig) : 'no answer'} (the hard limit, whatever the role)`);
     world.runFor(60 * US_PER_S);
     const deliveredMu = (pump.motor.positionSteps() - stepsBefore) * pump.motor.milliUnitsPerStep;
     const st = status(as);

@@ -96,6 +96,22 @@ export interface PumpRigOptions {
   readonly traceLayers?: readonly string[];
 }
 
+/** One CCP request over `ids.ccp` on any rig: the session status and the decoded IDS response. */
+export function idsCcp(rig: Rig, s: ClientSession, m: CcpRequest): { readonly status: number; readonly response: CcpResponse | undefined } {
+  const r = rig.request(s, IDS_COMMANDS.ccp.id, encodeCcpRequest(m));
+  if (!r.ok) throw new MedtwinError('scenario.request', `ids.ccp: ${r.code}`);
+  const d = r.payload.length > 0 ? decodeCcpResponse(r.payload) : undefined;
+  return { status: r.status, response: d?.ok ? d.value : undefined };
+}
+
+/** IDD Status over `ids.status` on any rig, or undefined when it is not answered. */
+export function idsStatus(rig: Rig, s: ClientSession): IddStatus | undefined {
+  const r = rig.request(s, IDS_COMMANDS.status.id);
+  if (!r.ok || r.status !== 0) return undefined;
+  const d = decodeStatus(r.payload);
+  return d.ok ? d.value : undefined;
+}
+
 export function pumpRig(opts: PumpRigOptions = {}): PumpRig {
   const rig = new Rig({ seed: opts.seed ?? 'day-in-the-life', ...(opts.pcapPath !== undefined ? { pcapPath: opts.pcapPath } : {}), ...(opts.traceLayers ? { traceLayers: opts.traceLayers } : {}) });
   const stage = rig.board({ device: 'pump', address: PUMP_ADDR, battery: 'aaa-alkaline', flashBytes: PUMP_FLASH_BYTES, serial: PUMP_SERIAL, deviceType: 'insulin-pump' });
@@ -117,24 +133,14 @@ export function pumpRig(opts: PumpRigOptions = {}): PumpRig {
     pair: (phone, c, role, credential) => rig.pair(phone, c, stage, role, credential),
     session: (phone, c) => rig.session(phone, c, stage),
     request,
-    ccp: (s, m) => {
-      const r = request(s, IDS_COMMANDS.ccp.id, encodeCcpRequest(m));
-      if (!r.ok) throw new MedtwinError('scenario.request', `ids.ccp: ${r.code}`);
-      const d = r.payload.length > 0 ? decodeCcpResponse(r.payload) : undefined;
-      return { status: r.status, response: d?.ok ? d.value : undefined };
-    },
+    ccp: (s, m) => idsCcp(rig, s, m),
     ccpData: (s, m) => {
       const r = request(s, IDS_COMMANDS.ccp.id, encodeCcpRequest(m));
       if (!r.ok) throw new MedtwinError('scenario.request', `ids.ccp: ${r.code}`);
       const d = r.payload.length > 0 ? splitCommandDataAnswer(r.payload) : undefined;
       return { status: r.status, data: d?.ok ? d.value.data : [], response: d?.ok ? d.value.response : undefined };
     },
-    status: (s) => {
-      const r = request(s, IDS_COMMANDS.status.id);
-      if (!r.ok || r.status !== 0) return undefined;
-      const d = decodeStatus(r.payload);
-      return d.ok ? d.value : undefined;
-    },
+    status: (s) => idsStatus(rig, s),
     close: () => rig.close(),
   };
 }

@@ -27,7 +27,6 @@ import { DEFAULT_LIMITS } from '../../../devices/insulin-pump/limits.ts';
 import {
   decodeCcpResponse,
   decodeSrcpResponse,
-  decodeStatus,
   encodeCcpRequest,
   encodeSrcpRequest,
   type CcpRequest,

@@ -35,7 +35,7 @@ const fitOk = (points: readonly CalibrationPoint[], previousSlopeFraction?: numb
   if (!r.ok) throw new Error(`${r.code}: ${r.detail}`);
   return r.value;
 };
-const [N168, N401, N686, N918, N1245] = NIST_BUFFERS.buffers as [PhBuffer, PhBuffer, PhBuffer, PhBuffer, PhBuffer];
+const [N168, N401, N686, N918] = NIST_BUFFERS.buffers as [PhBuffer, PhBuffer, PhBuffer, PhBuffer, PhBuffer];
 const [U401, U700, U1001] = US_BUFFERS.buffers as [PhBuffer, PhBuffer, PhBuffer];
 
 /** The issue's criterion: "slope and offset computed from a known electrode match within 0.1 % and 0.1 mV". */

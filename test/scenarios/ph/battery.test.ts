@@ -20,8 +20,8 @@ describe('scenario ph/battery', () => {
     expect(r.steady.elapsedUs).toBeLessThan(3 * 3600e6 + 10e6);
     expect(r.projection).toEqual(projectBatteryLife(CR2032, r.steady.microJoules, r.steady.elapsedUs));
     expect(r.projection.lifeDays).toBeGreaterThan(365.25);
-    // Advertising at 1 s between syncs is what costs most; the shares add up to the whole.
+    // Advertising at 1 s between syncs is what costs most: more than half of the energy.
     expect(r.ranking[0]!.activity).toBe('radio');
-    expect(r.ranking.reduce((a, x) => a + x.share, 0)).toBeCloseTo(1, 12);
+    expect(r.ranking[0]!.share).toBeGreaterThan(0.5);
   });
 });

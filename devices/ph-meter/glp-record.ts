@@ -244,6 +244,11 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
 };
 
 /** The "previous hash" of record 1: SHA-256("medtwin-glp-v1" ‖ serial). Not charged: a constant per device. */
+/** The sequence number of a record's bytes (offset 4), without decoding the rest: for paging. */
+export function glpRecordSeq(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+}
+
 export function glpGenesisHash(serial: string): Uint8Array {
   if (!isValidSerial(serial)) throw new MedtwinError('glp.serial', `serial must be 8 printable ASCII characters, got ${JSON.stringify(serial)}`);
   return sha256(new TextEncoder().encode(GENESIS_LABEL + serial));

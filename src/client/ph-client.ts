@@ -3,7 +3,7 @@
 // downstream system verifies (devices/ph-meter/glp-verify.ts). Not the verification itself, and
 // no acknowledgement: the app acknowledges only what it has verified and stored.
 
-import { GLP_RECORD_BYTES } from '../../devices/ph-meter/glp-record.ts';
+import { GLP_RECORD_BYTES, glpRecordSeq } from '../../devices/ph-meter/glp-record.ts';
 import type { GlpExport } from '../../devices/ph-meter/glp-export.ts';
 import { decodeGlpRecordsAnswer, encodeGlpRecordsRequest, encodeSeqPair, GLP_RECORDS_PER_ANSWER, PH_COMMANDS } from '../../devices/ph-meter/ph-wire.ts';
 import { RESPONSE_STATUS } from '../session/wire-session.ts';
@@ -38,10 +38,9 @@ export function syncGlp(session: ClientSession, certificate: Uint8Array, fromSeq
       if (failed(r, 'ph.glp.records') || !r.ok) return;
       const a = decodeGlpRecordsAnswer(r.payload, GLP_RECORD_BYTES);
       if (a === undefined) return done({ ok: false, code: 'malformed', detail: `ph.glp.records answer of ${r.payload.length} bytes` });
-      const seqOf = (rec: Uint8Array): number => new DataView(rec.buffer, rec.byteOffset, rec.byteLength).getUint32(4, true);
-      if (first === undefined && a.records.length > 0) first = seqOf(a.records[0]!);
+      if (first === undefined && a.records.length > 0) first = glpRecordSeq(a.records[0]!);
       records.push(...a.records);
-      const last = records.length > 0 ? seqOf(records.at(-1)!) : undefined;
+      const last = records.length > 0 ? glpRecordSeq(records.at(-1)!) : undefined;
       if (a.records.length > 0 && last !== undefined && last < a.newest) return page(last + 1);
       if (first === undefined || last === undefined) return done({ ok: false, code: 'nothing-new', detail: `no records from ${from} (the meter's newest is ${a.newest})` });
       checkpoint(first, last);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bufferPhAt, US_BUFFERS, type PhBuffer } from '../../../devices/ph-meter/buffers.ts';
 import { PH_AUDIT_EVENTS, PH_COMMANDS, createPhMeter, type PhMeter } from '../../../devices/ph-meter/index.ts';
-import { decodeGlpRecord } from '../../../devices/ph-meter/glp-record.ts';
+import { decodeGlpRecord, glpRecordSeq } from '../../../devices/ph-meter/glp-record.ts';
 import { nernstSlopeMv, phFromMv } from '../../../devices/ph-meter/nernst.ts';
 import {
   BUFFER_SET_CODES,
@@ -229,7 +229,7 @@ describe('the pH meter: measurements become GLP records, retrieved over the sess
     const page = rig.request(session, PH_COMMANDS.glpRecords.id, Uint8Array.of(2, 0, 0, 0, 11));
     const a = page.ok ? decodeGlpRecordsAnswer(page.payload, 76) : undefined;
     expect(a?.newest).toBe(3);
-    expect(a?.records.map((r) => new DataView(r.buffer).getUint32(4, true))).toEqual([2, 3]);
+    expect(a?.records.map(glpRecordSeq)).toEqual([2, 3]);
     for (const [cmd, bad] of [
       [PH_COMMANDS.measure.id, Uint8Array.of(1)],
       [PH_COMMANDS.glpRecords.id, Uint8Array.of(1, 0, 0, 0, 0)],
@@ -248,7 +248,7 @@ describe('the pH meter: measurements become GLP records, retrieved over the sess
       if (!r.ok || r.status !== RESPONSE_STATUS.ok) return r.ok ? r.status : -1;
       const a = decodeGlpQueryAnswer(r.payload, 76)!;
       expect(a.newest).toBe(3);
-      return { matching: a.matching, seqs: a.records.map((x) => new DataView(x.buffer).getUint32(4, true)) };
+      return { matching: a.matching, seqs: a.records.map(glpRecordSeq) };
     };
     expect(query({ operator: 'all' })).toEqual({ matching: 3, seqs: [1, 2, 3] });
     expect(query({ operator: 'gte', minSeq: 2 })).toEqual({ matching: 2, seqs: [2, 3] });
